@@ -1,0 +1,262 @@
+package history
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edkit-dev/edkit/harness/clock"
+)
+
+// Type is an operation's outcome, in Jepsen's vocabulary.
+type Type string
+
+const (
+	// Invoke starts an operation whose outcome comes later.
+	Invoke Type = "invoke"
+	// OK completes an operation that surely happened; observations (a
+	// delivery, an effect) are recorded as OK alone.
+	OK Type = "ok"
+	// Fail completes an operation that surely did not happen.
+	Fail Type = "fail"
+	// Info completes an operation whose outcome is unknown: it may or may
+	// not have happened (a publish that timed out).
+	Info Type = "info"
+)
+
+// Func names what an operation did.
+type Func string
+
+const (
+	// Publish is a producer sending a message (invoke, then ok/fail/info).
+	Publish Func = "publish"
+	// Deliver is a consumer receiving a message (ok).
+	Deliver Func = "deliver"
+	// Ack is a consumer settling a message as processed (ok).
+	Ack Func = "ack"
+	// Nack is a consumer settling a message as failed (ok); Value says
+	// "requeue" when it asked for redelivery.
+	Nack Func = "nack"
+	// Effect is a side effect a handler performed for a message (ok);
+	// Value names the effect.
+	Effect Func = "effect"
+	// DeadLetter is a consumer giving up on a message and sending it to the
+	// dead-letter topic (ok); Value is the reason, Attempt the attempts made.
+	DeadLetter Func = "dead-letter"
+)
+
+// Op is one entry of a history. Process, Topic, Group, Key, MsgID and Seq
+// identify what the operation touched; Index and Time are assigned by the
+// Recorder.
+type Op struct {
+	// Index is the op's place in the history, from 0.
+	Index int64 `json:"index"`
+	// Time is when the op was recorded, since the recorder started.
+	Time time.Duration `json:"time"`
+	// Process is who did it: a producer worker, a consumer instance.
+	Process string `json:"process"`
+	Type    Type   `json:"type"`
+	F       Func   `json:"f"`
+	Topic   string `json:"topic,omitempty"`
+	// Group is the consumer group (deliver, ack, nack, effect, dead-letter).
+	Group string `json:"group,omitempty"`
+	Key   string `json:"key,omitempty"`
+	MsgID string `json:"msg,omitempty"`
+	// Seq is the producer's per-key sequence number, from 1; 0 when unknown.
+	Seq int64 `json:"seq,omitempty"`
+	// Attempt is the delivery attempt, from 1.
+	Attempt int    `json:"attempt,omitempty"`
+	Value   string `json:"value,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// String renders an op on one line for witnesses and failure messages.
+func (o Op) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d %s %s %s %s", o.Index, o.Time.Round(time.Microsecond), o.Process, o.Type, o.F)
+	if o.Topic != "" {
+		fmt.Fprintf(&b, " topic=%s", o.Topic)
+	}
+	if o.Group != "" {
+		fmt.Fprintf(&b, " group=%s", o.Group)
+	}
+	if o.Key != "" {
+		fmt.Fprintf(&b, " key=%s", o.Key)
+	}
+	if o.MsgID != "" {
+		fmt.Fprintf(&b, " msg=%s", o.MsgID)
+	}
+	if o.Seq != 0 {
+		fmt.Fprintf(&b, " seq=%d", o.Seq)
+	}
+	if o.Attempt != 0 {
+		fmt.Fprintf(&b, " attempt=%d", o.Attempt)
+	}
+	if o.Value != "" {
+		fmt.Fprintf(&b, " value=%q", o.Value)
+	}
+	if o.Error != "" {
+		fmt.Fprintf(&b, " error=%q", o.Error)
+	}
+	return b.String()
+}
+
+// Recorder collects ops from many goroutines into one totally ordered
+// history. It is safe for concurrent use.
+type Recorder struct {
+	clk   clock.Clock
+	start time.Time
+
+	mu   sync.Mutex
+	ops  []Op
+	sink *bufio.Writer
+	err  error
+}
+
+// RecorderOption configures a Recorder.
+type RecorderOption func(*Recorder)
+
+// WithSink streams every op as a JSON line to w as it is recorded, so that a
+// crashed run still leaves its history behind. Flush before reading w.
+func WithSink(w io.Writer) RecorderOption {
+	return func(r *Recorder) { r.sink = bufio.NewWriterSize(w, 64<<10) }
+}
+
+// NewRecorder starts a history whose times are measured on clk.
+func NewRecorder(clk clock.Clock, opts ...RecorderOption) *Recorder {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	r := &Recorder{clk: clk, start: clk.Now()}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Record appends op, assigning its Index and Time, and returns it.
+func (r *Recorder) Record(op Op) Op {
+	now := r.clk.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	op.Index = int64(len(r.ops))
+	op.Time = now.Sub(r.start)
+	r.ops = append(r.ops, op)
+	if r.sink != nil && r.err == nil {
+		r.err = writeLine(r.sink, op)
+	}
+	return op
+}
+
+// Ops returns a copy of the history so far.
+func (r *Recorder) Ops() []Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Op(nil), r.ops...)
+}
+
+// Len is the number of ops recorded.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.ops)
+}
+
+// Flush writes buffered ops to the sink and reports the first write error.
+func (r *Recorder) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sink != nil && r.err == nil {
+		r.err = r.sink.Flush()
+	}
+	return r.err
+}
+
+func writeLine(w io.Writer, op Op) error {
+	b, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteJSONL writes ops as JSON lines.
+func WriteJSONL(w io.Writer, ops []Op) error {
+	bw := bufio.NewWriter(w)
+	for _, op := range ops {
+		if err := writeLine(bw, op); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// SyntaxError locates a malformed line of a JSON-lines history.
+type SyntaxError struct {
+	Line, Column int
+	Err          error
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%d:%d: %v", e.Line, e.Column, e.Err)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// ReadJSONL parses a JSON-lines history. Blank lines are skipped; a bad line
+// returns a *SyntaxError naming its line and column.
+func ReadJSONL(r io.Reader) ([]Op, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var ops []Op
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var op Op
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&op); err != nil {
+			col := 1
+			var se *json.SyntaxError
+			var te *json.UnmarshalTypeError
+			switch {
+			case errors.As(err, &se):
+				col = int(se.Offset)
+			case errors.As(err, &te):
+				col = int(te.Offset)
+			}
+			return nil, &SyntaxError{Line: line, Column: col, Err: err}
+		}
+		if err := op.validate(); err != nil {
+			return nil, &SyntaxError{Line: line, Column: 1, Err: err}
+		}
+		ops = append(ops, op)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &SyntaxError{Line: line + 1, Column: 1, Err: err}
+	}
+	return ops, nil
+}
+
+func (o Op) validate() error {
+	switch o.Type {
+	case Invoke, OK, Fail, Info:
+	default:
+		return fmt.Errorf("history: unknown op type %q (want invoke, ok, fail or info)", o.Type)
+	}
+	if o.F == "" {
+		return errors.New(`history: op has no "f"`)
+	}
+	return nil
+}

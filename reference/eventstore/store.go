@@ -1,0 +1,78 @@
+package eventstore
+
+import (
+	"context"
+
+	"github.com/edkit-dev/edkit/reference/event"
+)
+
+// ExpectedVersion states what the caller believes about a stream when it
+// appends. Exact versions are >= 0 (0 meaning "the stream exists with no
+// events" is not used: an empty stream does not exist); the negative values
+// are the named expectations below.
+type ExpectedVersion int64
+
+const (
+	// Any appends whatever the stream's state.
+	Any ExpectedVersion = -1
+	// NoStream requires that the stream has no events yet.
+	NoStream ExpectedVersion = -2
+	// StreamExists requires that the stream has at least one event.
+	StreamExists ExpectedVersion = -3
+)
+
+// Exact expects the stream's last event to be at version v (v >= 1).
+func Exact(v uint64) ExpectedVersion { return ExpectedVersion(v) }
+
+// AppendResult reports where an append landed.
+type AppendResult struct {
+	// NextExpected is the stream's version after the append.
+	NextExpected uint64
+	// Position is the global position of the last appended event.
+	Position uint64
+}
+
+// Store is the event store contract every backend implements.
+//
+// Appends are atomic: all events of one call are written or none. Reads return
+// copies; callers may keep and modify them.
+type Store interface {
+	// Append writes events to stream if expected holds, else returns a
+	// *ConcurrencyError. Retrying an append whose event IDs are all already
+	// stored at the same expected version succeeds without writing twice.
+	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...event.Envelope) (AppendResult, error)
+	// ReadStream returns up to limit events of stream with Version >= from
+	// (from 1 is the start), in version order. A stream that does not exist
+	// returns ErrStreamNotFound.
+	ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error)
+	// ReadAll returns up to limit events with Position >= from in global order.
+	ReadAll(ctx context.Context, from uint64, limit int) ([]event.Envelope, error)
+	// SubscribeAll delivers every event with Position >= from, first those
+	// already stored (catch-up), then new ones as they are appended (live),
+	// with no gap or duplicate at the switch-over. The channel closes when ctx
+	// is done or the store closes; Err on the subscription says why.
+	SubscribeAll(ctx context.Context, from uint64) (*Subscription, error)
+	// Close releases the store; later calls return ErrClosed. Idempotent.
+	Close() error
+}
+
+// Subscription is a stream of events. C closes when the subscription ends.
+type Subscription struct {
+	// C delivers events in global order.
+	C <-chan event.Envelope
+	err func() error
+}
+
+// NewSubscription is for backends: errFn reports why C closed.
+func NewSubscription(c <-chan event.Envelope, errFn func() error) *Subscription {
+	return &Subscription{C: c, err: errFn}
+}
+
+// Err reports why C closed: nil while it is open, the context's error when
+// the subscriber cancelled, ErrClosed when the store closed.
+func (s *Subscription) Err() error {
+	if s.err == nil {
+		return nil
+	}
+	return s.err()
+}
