@@ -1,0 +1,47 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config is a load run's shape. It is validated as a whole so a user sees
+// every problem in a workload at once.
+type Config struct {
+	// Rate is the target requests per second of the default ConstantPacer.
+	Rate float64
+	// Duration bounds the schedule: requests due at or after it are not sent.
+	Duration time.Duration
+	// Workers is the size of the pool that calls Driver.Send; it bounds
+	// concurrency, never the schedule.
+	Workers int
+	// Keys is the number of distinct keys requests are spread over.
+	Keys int
+	// PayloadSize is the length in bytes of each request's payload.
+	PayloadSize int
+	// Seed makes key choice and payload content reproducible.
+	Seed int64
+}
+
+// Validate returns every problem with c joined by errors.Join, each wrapping
+// one of the ErrBad* sentinels, or nil.
+func (c Config) Validate() error {
+	var errs []error
+	if err := validRate(c.Rate); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("duration %v: %w", c.Duration, ErrBadDuration))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("workers %d: %w", c.Workers, ErrBadWorkers))
+	}
+	if c.Keys < 1 {
+		errs = append(errs, fmt.Errorf("keys %d: %w", c.Keys, ErrBadKeys))
+	}
+	if c.PayloadSize < 0 {
+		errs = append(errs, fmt.Errorf("payload size %d: %w", c.PayloadSize, ErrBadPayloadSize))
+	}
+	return errors.Join(errs...)
+}
