@@ -78,7 +78,9 @@ type DuplicateEffectOptions struct {
 // op: same Group, same Value naming the effect, same MsgID) happens at most
 // once per message, however often the message is delivered. This is what
 // an idempotent consumer (an inbox) promises even over at-least-once
-// delivery, so duplicates are never permitted.
+// delivery, so duplicates are never permitted. An anomaly's At is the
+// second run, where the invariant broke; its witness holds every run and the
+// delivery before each.
 type DuplicateEffect struct {
 	opts DuplicateEffectOptions
 }
