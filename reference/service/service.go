@@ -1,0 +1,368 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/eventstore"
+	"github.com/edkit-dev/edkit/reference/saga"
+	"github.com/edkit-dev/edkit/reference/shop"
+)
+
+// Config wires the shop. Store, Bus, Inventory and Gateway are required.
+type Config struct {
+	Store     eventstore.Store
+	Bus       bus.Bus
+	Inventory shop.Inventory
+	Gateway   shop.PaymentGateway
+	// Summaries is the order-summary read model the projection feeds; one is
+	// made when nil.
+	Summaries *shop.Summaries
+	// Dedup switches the command service's inbox on. Without it a
+	// redelivered command repeats its side effect (stock, payment).
+	Dedup bool
+	// Inbox backs Dedup; a memory inbox is made when nil.
+	Inbox bus.Inbox
+	// MaxAttempts bounds in-process retries before a message is
+	// dead-lettered (default 3).
+	MaxAttempts int
+	// Backoff is the wait before attempt n+1 (default 5ms doubling to 100ms).
+	Backoff func(attempt int) time.Duration
+	// Clock times retry backoff; the wall clock when nil.
+	Clock bus.Clock
+	// Wrap, when set, wraps each consumer's handler outermost: the harness
+	// uses it to record deliveries and to inject faults.
+	Wrap func(group string, h bus.Handler) bus.Handler
+	// OnDeadLetter observes every dead-lettered message.
+	OnDeadLetter func(ctx context.Context, group string, m *bus.Message, reason string, attempts int)
+	// Concurrency is how many keys each consumer handles at once (default 4).
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("service: Config.Store is required"))
+	}
+	if c.Bus == nil {
+		errs = append(errs, errors.New("service: Config.Bus is required"))
+	}
+	if c.Inventory == nil {
+		errs = append(errs, errors.New("service: Config.Inventory is required"))
+	}
+	if c.Gateway == nil {
+		errs = append(errs, errors.New("service: Config.Gateway is required"))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("service: MaxAttempts %d < 0", c.MaxAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+// Shop is the reference system in one process: the command service, the
+// order-fulfilment saga, the order-summary projection, and the relay that
+// publishes stored events to the bus (an outbox over the store's global log).
+type Shop struct {
+	cfg Config
+
+	mu      sync.Mutex
+	relayed uint64 // last global position published by the relay
+}
+
+// New validates cfg and returns a shop ready to Run.
+func New(cfg Config) (*Shop, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Summaries == nil {
+		cfg.Summaries = shop.NewSummaries()
+	}
+	if cfg.Inbox == nil {
+		cfg.Inbox = bus.NewMemoryInbox()
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = bus.ExponentialBackoff(5*time.Millisecond, 100*time.Millisecond)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Shop{cfg: cfg}, nil
+}
+
+// Summaries is the order-summary read model.
+func (s *Shop) Summaries() *shop.Summaries { return s.cfg.Summaries }
+
+// Send publishes a command with the given ID (the idempotency key: sending
+// the same ID twice places one order).
+func (s *Shop) Send(ctx context.Context, id string, c shop.Command) error {
+	m, err := CommandMessage(id, c)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Bus.Publish(ctx, m)
+}
+
+// CommandMessage encodes a command as a bus message keyed by its order.
+func CommandMessage(id string, c shop.Command) (*bus.Message, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("service: encode command: %w", err)
+	}
+	return &bus.Message{ID: id, Topic: shop.TopicCommands, Key: c.OrderID, Payload: b,
+		Headers: map[string]string{bus.HeaderType: c.Type}}, nil
+}
+
+// Run starts every part of the shop and blocks until ctx is done or a part
+// fails; it returns the first failure (nil on cancellation).
+func (s *Shop) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"relay", s.runRelay},
+		{shop.GroupCommands, s.consumer(shop.TopicCommands, shop.GroupCommands, s.handleCommand, s.cfg.Dedup)},
+		{shop.GroupSaga, s.consumer(shop.TopicEvents, shop.GroupSaga, s.handleSagaEvent, false)},
+		{shop.GroupProjection, s.consumer(shop.TopicEvents, shop.GroupProjection, s.handleProjectionEvent, false)},
+	}
+	errc := make(chan error, len(parts))
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.run(ctx)
+			if err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("service: %s: %w", p.name, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// consumer builds the handler chain for one group:
+// wrap → dead-letter → retry → [dedup] → message context → handler.
+func (s *Shop) consumer(topic, group string, h bus.Handler, dedup bool) func(context.Context) error {
+	mws := []bus.Middleware{
+		bus.DeadLetter(s.cfg.Bus, shop.TopicDLQ, group, bus.OnDeadLetter(func(ctx context.Context, m *bus.Message, reason string, attempts int) {
+			s.cfg.Logger.Warn("dead-lettered", "group", group, "msg", m.ID, "reason", reason, "attempts", attempts)
+			if s.cfg.OnDeadLetter != nil {
+				s.cfg.OnDeadLetter(ctx, group, m, reason, attempts)
+			}
+		})),
+		bus.Retry(s.cfg.MaxAttempts, s.cfg.Backoff, s.cfg.Clock),
+	}
+	if dedup {
+		mws = append(mws, bus.Dedup(s.cfg.Inbox, group))
+	}
+	mws = append(mws, bus.WithMessageContext())
+	handler := bus.Chain(h, mws...)
+	if s.cfg.Wrap != nil {
+		handler = s.cfg.Wrap(group, handler)
+	}
+	return func(ctx context.Context) error {
+		return bus.Consume(ctx, s.cfg.Bus, topic, group, handler, bus.Concurrency(s.cfg.Concurrency))
+	}
+}
+
+// runRelay publishes every stored event to the events topic in global
+// order, batching what is already available. It is at-least-once: a crash
+// between publish and checkpoint republishes, and consumers are idempotent
+// per stream version.
+func (s *Shop) runRelay(ctx context.Context) error {
+	sub, err := s.cfg.Store.SubscribeAll(ctx, 1)
+	if err != nil {
+		return err
+	}
+	const maxBatch = 256
+	batch := make([]*bus.Message, 0, maxBatch)
+	var last uint64
+	for {
+		batch = batch[:0]
+		e, ok := <-sub.C
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return sub.Err()
+		}
+		for {
+			m, err := EventMessage(e)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, m)
+			last = e.Position
+			if len(batch) == maxBatch {
+				break
+			}
+			select {
+			case e, ok = <-sub.C:
+			default:
+				ok = false
+			}
+			if !ok {
+				break
+			}
+		}
+		if err := s.cfg.Bus.Publish(ctx, batch...); err != nil {
+			return fmt.Errorf("publish events up to position %d: %w", last, err)
+		}
+		s.mu.Lock()
+		s.relayed = last
+		s.mu.Unlock()
+	}
+}
+
+// Relayed is the global position of the last event the relay published.
+func (s *Shop) Relayed() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.relayed
+}
+
+// EventMessage encodes a stored event as a bus message: the message ID is
+// the event ID, the key its order (the correlation ID), the payload the
+// whole envelope so consumers see stream, version and position.
+func EventMessage(e event.Envelope) (*bus.Message, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("service: encode event %s: %w", e.ID, err)
+	}
+	key := e.Metadata[event.MetaCorrelationID]
+	if key == "" {
+		key = e.Stream
+	}
+	return &bus.Message{ID: e.ID, Topic: shop.TopicEvents, Key: key, Payload: b,
+		Headers: map[string]string{bus.HeaderType: e.Type}}, nil
+}
+
+// DecodeEvent parses an event message's payload.
+func DecodeEvent(m *bus.Message) (event.Envelope, error) {
+	var e event.Envelope
+	if err := json.Unmarshal(m.Payload, &e); err != nil {
+		return e, fmt.Errorf("service: decode event %s: %w", m.ID, err)
+	}
+	return e, nil
+}
+
+func (s *Shop) handleProjectionEvent(_ context.Context, m *bus.Message) error {
+	e, err := DecodeEvent(m)
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Summaries.Apply(e)
+	return err
+}
+
+// handleSagaEvent advances the order's saga and sends the commands the
+// transition calls for. A redelivered event finds its transition already
+// stored and re-sends the same commands (same IDs), which downstream
+// deduplication absorbs.
+func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
+	e, err := DecodeEvent(m)
+	if err != nil {
+		return err
+	}
+	orderID := e.Metadata[event.MetaCorrelationID]
+	if orderID == "" || e.Type == sagaTransitionType {
+		return nil
+	}
+	stream := shop.SagaStream(orderID)
+	for range 8 {
+		st, version, err := s.loadSaga(ctx, stream)
+		if err != nil {
+			return err
+		}
+		if t, seen := st.Causes[e.ID]; seen {
+			return s.sendAll(ctx, e, t.Commands)
+		}
+		if st.Status == saga.Completed || st.Status == saga.Compensated {
+			return nil
+		}
+		t, ok, err := shop.React(st, e)
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := shop.Fulfilment.Apply(st, t); err != nil {
+			return bus.Permanent(err)
+		}
+		te, err := event.New("saga/"+e.ID, sagaTransitionType, stream, t)
+		if err != nil {
+			return err
+		}
+		te.Metadata = map[string]string{event.MetaCorrelationID: orderID, event.MetaCausationID: e.ID}
+		expected := eventstore.NoStream
+		if version > 0 {
+			expected = eventstore.Exact(version)
+		}
+		_, err = s.cfg.Store.Append(ctx, stream, expected, te)
+		if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return s.sendAll(ctx, e, t.Commands)
+	}
+	return fmt.Errorf("service: saga %s: too many concurrent transitions", stream)
+}
+
+const sagaTransitionType = "SagaTransition"
+
+func (s *Shop) loadSaga(ctx context.Context, stream string) (saga.State, uint64, error) {
+	st := saga.NewState()
+	evs, err := s.cfg.Store.ReadStream(ctx, stream, 1, 0)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return st, 0, nil
+	}
+	if err != nil {
+		return st, 0, err
+	}
+	for _, ev := range evs {
+		var t saga.Transition
+		if err := ev.Decode(&t); err != nil {
+			return st, 0, err
+		}
+		if st, err = shop.Fulfilment.Apply(st, t); err != nil {
+			return st, 0, err
+		}
+	}
+	return st, uint64(len(evs)), nil
+}
+
+func (s *Shop) sendAll(ctx context.Context, cause event.Envelope, cmds [][]byte) error {
+	for _, raw := range cmds {
+		var c shop.Command
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		m, err := CommandMessage(shop.CommandID(c), c)
+		if err != nil {
+			return err
+		}
+		m.SetHeader(event.MetaCausationID, cause.ID)
+		if err := s.cfg.Bus.Publish(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package shop
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/saga"
+)
+
+// Step names of the order-fulfilment saga.
+const (
+	StepPlaceOrder    = "place-order"
+	StepReserveStock  = "reserve-stock"
+	StepChargePayment = "charge-payment"
+)
+
+// Fulfilment is the order-fulfilment saga: place the order, reserve stock,
+// charge payment; on failure undo done steps in reverse (release stock, then
+// cancel the order); on success confirm the order.
+var Fulfilment = saga.Definition{Name: "order-fulfilment", Steps: []saga.Step{
+	{Name: StepPlaceOrder, Compensation: CmdCancelOrder},
+	{Name: StepReserveStock, Compensation: CmdReleaseStock},
+	{Name: StepChargePayment},
+}}
+
+// React decides the saga's next transition for an event of its order, and
+// the commands to send. ok is false for events the saga does not act on.
+// Command IDs are derived from the order and the step, so a re-sent command
+// is recognised downstream as the same command.
+func React(s saga.State, e event.Envelope) (t saga.Transition, ok bool, err error) {
+	t.Cause = e.ID
+	var order OrderPlaced
+	if len(s.Data) > 0 {
+		if err := json.Unmarshal(s.Data, &order); err != nil {
+			return t, false, fmt.Errorf("shop: saga data: %w", err)
+		}
+	}
+	send := func(c Command) error {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		t.Commands = append(t.Commands, b)
+		return nil
+	}
+	compensateNext := func(after saga.State) error {
+		if st, more := Fulfilment.NextCompensation(after); more {
+			return send(Command{Type: st.Compensation, OrderID: order.OrderID, Reason: after.Reason})
+		}
+		return nil
+	}
+	switch e.Type {
+	case EvtOrderPlaced:
+		if err := e.Decode(&order); err != nil {
+			return t, false, err
+		}
+		t.Data = e.Data
+		t.Done = StepPlaceOrder
+		err = send(Command{Type: CmdReserveStock, OrderID: order.OrderID, Items: order.Items})
+	case EvtStockReserved:
+		t.Done = StepReserveStock
+		err = send(Command{Type: CmdChargePayment, OrderID: order.OrderID, Customer: order.Customer, AmountCents: order.AmountCents})
+	case EvtPaymentCharged:
+		t.Done = StepChargePayment
+		err = send(Command{Type: CmdConfirmOrder, OrderID: order.OrderID})
+	case EvtStockReservationFailed, EvtPaymentDeclined:
+		var ref OrderRef
+		if err := e.Decode(&ref); err != nil {
+			return t, false, err
+		}
+		t.Failed = ref.Reason
+		if t.Failed == "" {
+			t.Failed = e.Type
+		}
+		after, aerr := Fulfilment.Apply(s, t)
+		if aerr != nil {
+			return t, false, aerr
+		}
+		err = compensateNext(after)
+	case EvtStockReleased:
+		t.Compensated = StepReserveStock
+		after, aerr := Fulfilment.Apply(s, t)
+		if aerr != nil {
+			return t, false, aerr
+		}
+		err = compensateNext(after)
+	case EvtOrderCancelled:
+		if s.Status != saga.Compensating {
+			return t, false, nil
+		}
+		t.Compensated = StepPlaceOrder
+	default:
+		return t, false, nil
+	}
+	return t, err == nil, err
+}
+
+// CommandID is the deterministic ID of the command a saga sends for an order.
+func CommandID(c Command) string { return c.OrderID + "/" + c.Type }
