@@ -59,7 +59,7 @@ type Store interface {
 // Subscription is a stream of events. C closes when the subscription ends.
 type Subscription struct {
 	// C delivers events in global order.
-	C <-chan event.Envelope
+	C   <-chan event.Envelope
 	err func() error
 }
 

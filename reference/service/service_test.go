@@ -172,4 +172,3 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
-
