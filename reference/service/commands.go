@@ -23,7 +23,7 @@ func (s *Shop) handleCommand(ctx context.Context, m *bus.Message) error {
 	meta := map[string]string{event.MetaCorrelationID: c.OrderID, event.MetaCausationID: m.ID}
 	switch c.Type {
 	case shop.CmdPlaceOrder, shop.CmdConfirmOrder, shop.CmdCancelOrder:
-		return s.handleOrder(ctx, m.ID, c, meta)
+		return s.handleOrder(ctx, m.ID, c)
 	case shop.CmdReserveStock:
 		typ, body := shop.EvtStockReserved, any(shop.OrderRef{OrderID: c.OrderID})
 		if err := s.cfg.Inventory.Reserve(ctx, c.OrderID, c.Items); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/cqrs"
 	"github.com/edkit-dev/edkit/reference/event"
 	"github.com/edkit-dev/edkit/reference/eventstore"
 	"github.com/edkit-dev/edkit/reference/saga"
@@ -71,7 +72,9 @@ func (c *Config) validate() error {
 // order-fulfilment saga, the order-summary projection, and the relay that
 // publishes stored events to the bus (an outbox over the store's global log).
 type Shop struct {
-	cfg Config
+	cfg    Config
+	orders *cqrs.Handler[shop.Order, shop.Command]
+	sagas  *cqrs.Repository[saga.State]
 
 	mu      sync.Mutex
 	relayed uint64 // last global position published by the relay
@@ -100,7 +103,11 @@ func New(cfg Config) (*Shop, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Shop{cfg: cfg}, nil
+	return &Shop{
+		cfg:    cfg,
+		orders: cqrs.NewHandler(cfg.Store, orderDecider),
+		sagas:  cqrs.NewRepository(cfg.Store, saga.NewState, evolveSaga),
+	}, nil
 }
 
 // Summaries is the order-summary read model.
@@ -288,7 +295,7 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 	}
 	stream := shop.SagaStream(orderID)
 	for range 8 {
-		st, version, err := s.loadSaga(ctx, stream)
+		st, version, err := s.sagas.Load(ctx, stream)
 		if err != nil {
 			return err
 		}
@@ -328,25 +335,13 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 
 const sagaTransitionType = "SagaTransition"
 
-func (s *Shop) loadSaga(ctx context.Context, stream string) (saga.State, uint64, error) {
-	st := saga.NewState()
-	evs, err := s.cfg.Store.ReadStream(ctx, stream, 1, 0)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return st, 0, nil
+// evolveSaga folds one stored transition into a saga's state.
+func evolveSaga(st saga.State, e event.Envelope) (saga.State, error) {
+	var t saga.Transition
+	if err := e.Decode(&t); err != nil {
+		return st, err
 	}
-	if err != nil {
-		return st, 0, err
-	}
-	for _, ev := range evs {
-		var t saga.Transition
-		if err := ev.Decode(&t); err != nil {
-			return st, 0, err
-		}
-		if st, err = shop.Fulfilment.Apply(st, t); err != nil {
-			return st, 0, err
-		}
-	}
-	return st, uint64(len(evs)), nil
+	return shop.Fulfilment.Apply(st, t)
 }
 
 func (s *Shop) sendAll(ctx context.Context, cause event.Envelope, cmds [][]byte) error {

@@ -136,3 +136,7 @@ func OrderStream(id string) string   { return "order-" + id }
 func StockStream(id string) string   { return "stock-" + id }
 func PaymentStream(id string) string { return "payment-" + id }
 func SagaStream(id string) string    { return "saga-" + id }
+
+// CorrelationID ties every event a command causes to its order, so the
+// relay keys them by order and the saga finds its instance.
+func (c Command) CorrelationID() string { return c.OrderID }
