@@ -1,0 +1,97 @@
+package env_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/edkit-dev/edkit/harness/env"
+)
+
+func TestStartEmbeddedRoundTrip(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := env.StartEmbedded(ctx, env.KafkaTopics("roundtrip"))
+	if err != nil {
+		t.Fatalf("StartEmbedded: %v", err)
+	}
+	brokers := e.KafkaBrokers()
+	if len(brokers) != 1 || e.Kafka().Name() == "" {
+		t.Fatalf("brokers=%v name=%q", brokers, e.Kafka().Name())
+	}
+	for _, b := range brokers {
+		if host, _, _ := net.SplitHostPort(b); host != "127.0.0.1" {
+			t.Fatalf("broker %s not on loopback", b)
+		}
+	}
+
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: "roundtrip", Balancer: &kafka.Hash{},
+		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("hello")}); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_ = w.Close()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: "g", Topic: "roundtrip",
+		MinBytes: 1, MaxBytes: 10e6, MaxWait: 50 * time.Millisecond, StartOffset: kafka.FirstOffset,
+		HeartbeatInterval: 200 * time.Millisecond, JoinGroupBackoff: 100 * time.Millisecond,
+		ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 50 * time.Millisecond})
+	m, err := r.ReadMessage(ctx)
+	_ = r.Close()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if string(m.Value) != "hello" || string(m.Key) != "k" {
+		t.Fatalf("read %q=%q", m.Key, m.Value)
+	}
+
+	if err := e.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := e.Close(); !errors.Is(err, env.ErrClosed) {
+		t.Fatalf("second Close = %v, want ErrClosed", err)
+	}
+	// Nothing must keep listening once the environment is closed.
+	for _, b := range brokers {
+		c, err := net.DialTimeout("tcp", b, time.Second)
+		if err == nil {
+			_ = c.Close()
+			t.Fatalf("broker %s still accepts connections after Close", b)
+		}
+	}
+}
+
+func TestStartEmbeddedOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []env.EmbeddedOption
+		brokers int
+		wantErr bool
+	}{
+		{name: "three brokers", opts: []env.EmbeddedOption{env.KafkaBrokerCount(3)}, brokers: 3},
+		{name: "zero brokers", opts: []env.EmbeddedOption{env.KafkaBrokerCount(0)}, wantErr: true},
+		{name: "zero partitions", opts: []env.EmbeddedOption{env.KafkaPartitions(0)}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := env.StartEmbedded(context.Background(), tt.opts...)
+			if tt.wantErr {
+				if err == nil {
+					_ = e.Close()
+					t.Fatal("want error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if got := len(e.KafkaBrokers()); got != tt.brokers {
+				t.Fatalf("brokers = %d, want %d", got, tt.brokers)
+			}
+		})
+	}
+}
