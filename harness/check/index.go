@@ -69,7 +69,6 @@ type index struct {
 	// Per op: interned message, group and (message, group) pair; none when
 	// the op carries no MsgID (or, for pair, is not a consumer-side op).
 	msg  []int32
-	grp  []int32
 	pair []int32
 
 	msgs   []msgInfo
@@ -91,11 +90,15 @@ func isConsumerOp(f history.Func) bool {
 func newIndex(ops []history.Op) *index {
 	n := len(ops)
 	ix := &index{
-		ops: ops,
-		msg: make([]int32, n),
-		grp: make([]int32, n),
+		ops:  ops,
+		msg:  make([]int32, n),
+		pair: make([]int32, n),
 	}
+	// Ops of one message cluster (invoke, ok, deliver, ack), so a one-entry
+	// cache in front of the map saves most hash lookups.
 	ids := make(map[string]int32, n/8+16)
+	ix.msgs = make([]msgInfo, 0, n/8+16)
+	lastMsg, lastMsgID := "", int32(none)
 	var groupIDs map[string]int32
 	lastGroup, lastGroupID := "", int32(none)
 
@@ -104,16 +107,20 @@ func newIndex(ops []history.Op) *index {
 		op := &ops[i]
 		m := int32(none)
 		if op.MsgID != "" {
-			id, ok := ids[op.MsgID]
-			if !ok {
-				id = int32(len(ix.msgs))
-				ids[op.MsgID] = id
-				ix.msgs = append(ix.msgs, msgInfo{
-					firstPub: none, pubInvoke: none, pubOK: none, pubFail: none,
-					firstDeliver: none, keyPos: none,
-				})
+			if op.MsgID == lastMsg && lastMsgID != none {
+				m = lastMsgID
+			} else {
+				id, ok := ids[op.MsgID]
+				if !ok {
+					id = int32(len(ix.msgs))
+					ids[op.MsgID] = id
+					ix.msgs = append(ix.msgs, msgInfo{
+						firstPub: none, pubInvoke: none, pubOK: none, pubFail: none,
+						firstDeliver: none, keyPos: none,
+					})
+				}
+				m, lastMsg, lastMsgID = id, op.MsgID, id
 			}
-			m = id
 			mi := &ix.msgs[m]
 			if mi.seq == 0 && op.Seq > 0 {
 				mi.seq = op.Seq
@@ -159,7 +166,8 @@ func newIndex(ops []history.Op) *index {
 				lastGroup, lastGroupID = op.Group, g
 			}
 		}
-		ix.grp[i] = g
+		// pair holds the group until pass 2 turns it into the pair.
+		ix.pair[i] = g
 	}
 
 	// Pass 2: fold consumer-side ops per (message, group).
@@ -173,11 +181,9 @@ func newIndex(ops []history.Op) *index {
 	} else {
 		ix.pairMap = make(map[uint64]int32)
 	}
-	ix.pair = make([]int32, n)
 	for i := range ops {
-		g := ix.grp[i]
+		g := ix.pair[i]
 		if g == none {
-			ix.pair[i] = none
 			continue
 		}
 		m := ix.msg[i]
