@@ -59,6 +59,9 @@ type Command struct {
 	Items       []Item `json:"items,omitempty" yaml:"items,omitempty"`
 	AmountCents int64  `json:"amountCents,omitempty" yaml:"amountCents,omitempty"`
 	Reason      string `json:"reason,omitempty" yaml:"reason,omitempty"`
+	// Note is free text carried with the order; load runs use it to set the
+	// message size.
+	Note string `json:"note,omitempty" yaml:"note,omitempty"`
 }
 
 // Validate reports what the command lacks for its type.
