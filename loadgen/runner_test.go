@@ -41,10 +41,20 @@ func checkNoLeak(t *testing.T, before int) {
 }
 
 func TestRunAchievesRate(t *testing.T) {
+	var early atomic.Int64
+	d := DriverFunc(func(_ context.Context, r Request) error {
+		if time.Now().Before(r.Intended) {
+			early.Add(1)
+		}
+		return nil
+	})
 	cfg := Config{Rate: 2000, Duration: time.Second, Workers: 8, Keys: 100, PayloadSize: 16, Seed: 1}
-	res, err := Run(t.Context(), cfg, nopDriver)
+	res, err := Run(t.Context(), cfg, d)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if early.Load() != 0 {
+		t.Fatalf("%d requests sent before their intended time", early.Load())
 	}
 	if res.Sent != 2000 || res.OK != 2000 || res.Errors != 0 {
 		t.Fatalf("sent=%d ok=%d errors=%d, want 2000/2000/0", res.Sent, res.OK, res.Errors)
@@ -341,5 +351,23 @@ func TestRecordClamps(t *testing.T) {
 	s := Summarize(h)
 	if s.Count != 2 || s.Min != time.Microsecond || s.Max < 59*time.Second {
 		t.Fatalf("clamped summary %v, want 2 samples at 1µs and ~60s", s)
+	}
+}
+
+func TestRunWithSpinWaitKeepsSchedule(t *testing.T) {
+	var early atomic.Int64
+	d := DriverFunc(func(_ context.Context, r Request) error {
+		if time.Now().Before(r.Intended) {
+			early.Add(1) // spinning must never send ahead of the schedule
+		}
+		return nil
+	})
+	res, err := Run(t.Context(), Config{Rate: 2000, Duration: 100 * time.Millisecond, Workers: 2, Keys: 1}, d,
+		WithSpinWait(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 200 || early.Load() != 0 {
+		t.Fatalf("sent=%d early=%d, want 200 sent and none early", res.Sent, early.Load())
 	}
 }
