@@ -152,16 +152,28 @@ func (tl *tally) check(t *testing.T, label string) {
 // consume acks deliveries into tl until it has seen n distinct messages.
 func consume(ctx context.Context, t *testing.T, ch <-chan bus.Delivery, tl *tally, n int) {
 	t.Helper()
+	if err := consumeUntil(ctx, ch, tl, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// consumeUntil is consume without the testing.T, for use beside goroutines.
+func consumeUntil(ctx context.Context, ch <-chan bus.Delivery, tl *tally, n int) error {
 	for tl.distinct() < n {
-		d := recv(ctx, t, ch)
+		var d bus.Delivery
+		select {
+		case d = <-ch:
+		case <-ctx.Done():
+		}
 		if d == nil {
-			t.Fatalf("got %d of %d messages before the wait ended", tl.distinct(), n)
+			return fmt.Errorf("got %d of %d messages before the wait ended", tl.distinct(), n)
 		}
 		tl.add(d.Message())
 		if err := d.Ack(ctx); err != nil {
-			t.Fatalf("ack %s: %v", d.Message().ID, err)
+			return fmt.Errorf("ack %s: %w", d.Message().ID, err)
 		}
 	}
+	return nil
 }
 
 // recv returns the next delivery, or nil when ctx ends or ch closes.
@@ -235,6 +247,8 @@ func testPerKeyOrder(t *testing.T, b bus.Bus) {
 		}
 	}
 	ch := subscribe(ctx, t, b, topic, "g")
+	pctx, stop := context.WithCancel(ctx) // a failed publish ends the wait
+	defer stop()
 	var wg sync.WaitGroup
 	errs := make(chan error, publishers)
 	for p := 0; p < publishers; p++ {
@@ -244,17 +258,21 @@ func testPerKeyOrder(t *testing.T, b bus.Bus) {
 			for _, batch := range batches[p] {
 				if err := b.Publish(ctx, batch...); err != nil {
 					errs <- err
+					stop()
 					return
 				}
 			}
 		}()
 	}
 	tl := newTally(all)
-	consume(ctx, t, ch, tl, len(all))
+	consumeErr := consumeUntil(pctx, ch, tl, len(all))
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatalf("publish: %v", err)
+	}
+	if consumeErr != nil {
+		t.Fatal(consumeErr)
 	}
 	tl.check(t, "per-key order")
 }
