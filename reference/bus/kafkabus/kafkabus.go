@@ -25,6 +25,7 @@ type config struct {
 	batchTimeout  time.Duration
 	writeTimeout  time.Duration
 	maxWait       time.Duration
+	maxAttempts   int
 	autoCreate    int // partitions for topics created on first use; 0: off
 	maxBuffered   int
 	heartbeat     time.Duration
@@ -40,6 +41,11 @@ func BatchTimeout(d time.Duration) Option { return func(c *config) { c.batchTime
 // WriteTimeout bounds one write to a broker (default 10 s); past it the
 // outcome is unknown.
 func WriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
+
+// MaxAttempts sets how many times the writer tries a batch before failing
+// the publish (kafka-go's default is 10). Fewer attempts surface a dead
+// broker sooner.
+func MaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
 
 // MaxWait bounds how long a fetch waits for data (default 50 ms): lower
 // means lower delivery latency at the cost of more fetch requests.
@@ -103,6 +109,7 @@ func New(brokers []string, opts ...Option) (*Bus, error) {
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: cfg.batchTimeout,
 		WriteTimeout: cfg.writeTimeout,
+		MaxAttempts:  cfg.maxAttempts,
 		// The writer's transport caches topic metadata for seconds; a topic
 		// created a moment ago by EnsureTopics is "unknown" in that cache.
 		// Asking for auto-creation makes it look the topic up again.
