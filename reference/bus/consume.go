@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"sync"
+	"time"
 )
 
 // ConsumeOption configures Consume.
@@ -81,6 +82,9 @@ func Consume(ctx context.Context, sub Subscriber, topic, group string, h Handler
 	return endErr(ctx)
 }
 
+// settleTimeout bounds one Ack or Nack issued by Consume.
+const settleTimeout = 30 * time.Second
+
 func endErr(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
@@ -91,7 +95,10 @@ func endErr(ctx context.Context) error {
 func handle(ctx context.Context, d Delivery, h Handler, cfg *consumeConfig) {
 	m := d.Message()
 	herr := h(ctx, m)
-	sctx := context.WithoutCancel(ctx)
+	// Settle even when ctx has ended (so shutdown requeues rather than
+	// abandons), but never wait on a hung broker forever.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	var err error
 	switch {
 	case herr == nil:
