@@ -25,6 +25,7 @@ type Bus struct {
 	bus.Bus
 	rec     *history.Recorder
 	process string
+	opts    options
 
 	mu  sync.Mutex
 	seq map[string]int64 // topic + "\x00" + key → last sequence
@@ -35,8 +36,8 @@ var _ bus.Bus = (*Bus)(nil)
 // NewBus wraps inner. process names publishes made outside any handler
 // (a load generator, say); publishes made inside a handler are named after
 // the handler's group.
-func NewBus(inner bus.Bus, rec *history.Recorder, process string) *Bus {
-	return &Bus{Bus: inner, rec: rec, process: process, seq: map[string]int64{}}
+func NewBus(inner bus.Bus, rec *history.Recorder, process string, opts ...Option) *Bus {
+	return &Bus{Bus: inner, rec: rec, process: process, seq: map[string]int64{}, opts: apply(opts)}
 }
 
 // Publish records and forwards. Messages are cloned before stamping, so the
@@ -79,6 +80,8 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 		op.Type = typ
 		if err != nil {
 			op.Error = err.Error()
+		} else if b.opts.ledger != nil {
+			b.opts.ledger.publishedOK(op.Topic, op.MsgID)
 		}
 		b.rec.Record(op)
 	}
@@ -88,7 +91,8 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 // Consumer is middleware recording each delivery, and its ack or nack, as
 // seen by one consumer group. Put it inside any fault middleware, so that a
 // duplicated delivery is recorded twice, like a real redelivery.
-func Consumer(rec *history.Recorder, group string) bus.Middleware {
+func Consumer(rec *history.Recorder, group string, opts ...Option) bus.Middleware {
+	o := apply(opts)
 	return func(next bus.Handler) bus.Handler {
 		return func(ctx context.Context, m *bus.Message) error {
 			seq, _ := strconv.ParseInt(m.Header(bus.HeaderSeq), 10, 64)
@@ -102,6 +106,9 @@ func Consumer(rec *history.Recorder, group string) bus.Middleware {
 			rec.Record(d)
 			call := &consumerCall{group: group, process: group}
 			err := next(context.WithValue(ctx, consumerKey{}, call), m)
+			if err == nil && o.ledger != nil {
+				o.ledger.settledBy(m.Topic, group, m.ID)
+			}
 			if call.deadLettered && err == nil {
 				// The dead-letter op already settled it; an ack here would
 				// count the message as processed too.

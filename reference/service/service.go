@@ -212,11 +212,15 @@ func (s *Shop) runRelay(ctx context.Context) error {
 			return sub.Err()
 		}
 		for {
-			m, err := EventMessage(e)
-			if err != nil {
-				return err
+			// Saga transitions are the saga's private state, not
+			// integration events: they stay in the store.
+			if e.Type != sagaTransitionType {
+				m, err := EventMessage(e)
+				if err != nil {
+					return err
+				}
+				batch = append(batch, m)
 			}
-			batch = append(batch, m)
 			last = e.Position
 			if len(batch) == maxBatch {
 				break
@@ -230,8 +234,10 @@ func (s *Shop) runRelay(ctx context.Context) error {
 				break
 			}
 		}
-		if err := s.cfg.Bus.Publish(ctx, batch...); err != nil {
-			return fmt.Errorf("publish events up to position %d: %w", last, err)
+		if len(batch) > 0 {
+			if err := s.cfg.Bus.Publish(ctx, batch...); err != nil {
+				return fmt.Errorf("publish events up to position %d: %w", last, err)
+			}
 		}
 		s.mu.Lock()
 		s.relayed = last
@@ -290,7 +296,7 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 		return err
 	}
 	orderID := e.Metadata[event.MetaCorrelationID]
-	if orderID == "" || e.Type == sagaTransitionType {
+	if orderID == "" {
 		return nil
 	}
 	stream := shop.SagaStream(orderID)

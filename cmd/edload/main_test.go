@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsageErrorsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"run", "--no-such-flag"}, "unknown flag: --no-such-flag"},
+		{"bad flag value", []string{"run", "--rate", "fast"}, `invalid argument "fast"`},
+		{"invalid setting", []string{"run", "--rate", "-5", "--broker", "rabbit"}, `--broker "rabbit"`},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"stray argument", []string{"run", "extra"}, "run takes no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := execute(context.Background(), tt.args, &out, &errOut)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUsage, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("stderr lacks %q:\n%s", tt.want, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), "Usage:") && !strings.Contains(errOut.String(), "--help") {
+				t.Fatalf("stderr shows no usage:\n%s", errOut.String())
+			}
+		})
+	}
+}
+
+type junit struct {
+	Cases []struct {
+		Name    string `xml:"name,attr"`
+		Failure *struct {
+			Message string `xml:"message,attr"`
+			Text    string `xml:",chardata"`
+		} `xml:"failure"`
+	} `xml:"testcase"`
+}
+
+func readJUnit(t *testing.T, dir string) junit {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j junit
+	if err := xml.Unmarshal(b, &j); err != nil {
+		t.Fatalf("junit.xml does not parse: %v", err)
+	}
+	return j
+}
+
+// TestDedupGate is the gate proving it can fail: the same load with the
+// duplicate fault passes with inbox dedup on and fails, naming the
+// duplicate-effect invariant, with it off.
+func TestDedupGate(t *testing.T) {
+	brokers := []string{"memory", "kafka"}
+	for _, broker := range brokers {
+		for _, dedup := range []string{"true", "false"} {
+			t.Run(broker+"/dedup="+dedup, func(t *testing.T) {
+				dir := t.TempDir()
+				var out, errOut bytes.Buffer
+				args := []string{"run", "--broker", broker, "--duration", "2s", "--rate", "100",
+					"--fault", "duplicate", "--dup-rate", "0.2", "--dedup=" + dedup, "--out", dir, "--quiesce-timeout", "30s"}
+				code := execute(context.Background(), args, &out, &errOut)
+				want := exitOK
+				if dedup == "false" {
+					want = exitBroken
+				}
+				if code != want {
+					t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, out.String(), errOut.String())
+				}
+				var rep map[string]any
+				b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(b, &rep); err != nil {
+					t.Fatalf("report.json: %v", err)
+				}
+				j := readJUnit(t, dir)
+				var failed []string
+				for _, c := range j.Cases {
+					if c.Failure != nil {
+						failed = append(failed, c.Name)
+					}
+				}
+				if dedup == "true" && len(failed) > 0 {
+					t.Fatalf("clean run failed %v\n%s", failed, out.String())
+				}
+				if dedup == "false" {
+					if len(failed) != 1 || !strings.Contains(failed[0], "no-duplicate-effect") {
+						t.Fatalf("failed cases %v, want exactly no-duplicate-effect\n%s", failed, out.String())
+					}
+					if !strings.Contains(out.String(), "place-o-") && !strings.Contains(out.String(), "/ReserveStock") &&
+						!strings.Contains(out.String(), "/ChargePayment") {
+						t.Fatalf("summary does not name a message:\n%s", out.String())
+					}
+				}
+			})
+		}
+	}
+}

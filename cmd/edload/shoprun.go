@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edkit-dev/edkit/chaos"
+	"github.com/edkit-dev/edkit/harness/check"
+	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/history"
+	"github.com/edkit-dev/edkit/harness/record"
+	"github.com/edkit-dev/edkit/loadgen"
+	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/bus/kafkabus"
+	"github.com/edkit-dev/edkit/reference/bus/membus"
+	"github.com/edkit-dev/edkit/reference/eventstore/memstore"
+	"github.com/edkit-dev/edkit/reference/service"
+	"github.com/edkit-dev/edkit/reference/shop"
+	"github.com/edkit-dev/edkit/reports"
+)
+
+// paymentLimit is the gateway's per-charge limit; every --decline-every'th
+// order asks for more and is declined, exercising compensation under load.
+const paymentLimit = 100_000
+
+// startBus brings up the chosen broker. The returned stop closes the bus and
+// everything the environment started.
+func startBus(ctx context.Context, f *runFlags) (bus.Bus, string, func(), error) {
+	if f.broker == "memory" {
+		b := membus.New()
+		return b, "membus", func() { _ = b.Close() }, nil
+	}
+	e, err := env.StartEmbedded(ctx, env.KafkaPartitions(f.partitions),
+		env.KafkaTopics(shop.TopicCommands, shop.TopicEvents, shop.TopicDLQ))
+	if err != nil {
+		return nil, "", nil, &envError{err}
+	}
+	b, err := kafkabus.New(e.KafkaBrokers())
+	if err != nil {
+		_ = e.Close()
+		return nil, "", nil, &envError{err}
+	}
+	return b, e.Kafka().Name(), func() { _ = b.Close(); _ = e.Close() }, nil
+}
+
+// consumers names, per topic, the groups that must settle every message.
+var consumers = map[string][]string{
+	shop.TopicCommands: {shop.GroupCommands},
+	shop.TopicEvents:   {shop.GroupSaga, shop.GroupProjection},
+}
+
+// runShop is `edload run`: environment up, shop wired with recording and
+// faults, open-loop load, quiescence, checks, report. Everything it starts
+// is stopped before it returns, whatever happens.
+func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *os.File) (*reports.Run, error) {
+	if err := ensureDir(f.out); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	hf, err := os.Create(filepath.Join(f.out, "history.jsonl"))
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("--out: %w", err)}
+	}
+	defer hf.Close()
+	rec := history.NewRecorder(clock.Real{}, history.WithSink(hf))
+
+	b, brokerName, stopBus, err := startBus(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	defer stopBus()
+
+	var fault *chaos.MessageFault
+	if f.fault == "duplicate" {
+		fault, err = chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: f.seed, Duplicate: f.dupRate,
+			Delay: f.delayRate, MaxDelay: f.maxDelay}, clock.Real{})
+		if err != nil {
+			return nil, &usageError{err}
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if f.verbose {
+		logger = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	store := memstore.New()
+	defer store.Close()
+	ledger := record.NewLedger()
+	recBus := record.NewBus(b, rec, "loadgen", record.WithLedger(ledger))
+	svc, err := service.New(service.Config{
+		Store:     store,
+		Bus:       recBus,
+		Inventory: record.Inventory{Inventory: shop.NewMemoryInventory(nil, true), Rec: rec},
+		Gateway:   record.Gateway{PaymentGateway: shop.NewMemoryGateway(paymentLimit), Rec: rec},
+		Dedup:     f.dedup,
+		Wrap: func(group string, h bus.Handler) bus.Handler {
+			h = record.Consumer(rec, group, record.WithLedger(ledger))(h)
+			if fault != nil {
+				h = fault.Middleware(group)(h)
+			}
+			return h
+		},
+		OnDeadLetter: func(ctx context.Context, group string, m *bus.Message, reason string, attempts int) {
+			record.DeadLetter(ctx, rec, group, m, reason, attempts)
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	visible, closed := loadgen.NewTracker(), loadgen.NewTracker()
+	var closedMu sync.Mutex
+	closedOrders := map[string]bool{}
+	svc.Summaries().OnChange(func(row shop.OrderSummary) {
+		now := time.Now()
+		if row.Events == 1 {
+			visible.Done(row.OrderID, now)
+		}
+		if row.Status == shop.StatusConfirmed || row.Status == shop.StatusCancelled {
+			closedMu.Lock()
+			first := !closedOrders[row.OrderID]
+			closedOrders[row.OrderID] = true
+			closedMu.Unlock()
+			if first {
+				closed.Done(row.OrderID, now)
+			}
+		}
+	})
+
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var svcRunErr error
+	svcDone := make(chan struct{})
+	go func() {
+		defer close(svcDone)
+		svcRunErr = svc.Run(runCtx)
+	}()
+
+	note := strings.Repeat("x", f.payload)
+	driver := loadgen.DriverFunc(func(ctx context.Context, r loadgen.Request) error {
+		id := fmt.Sprintf("o-%d", r.Seq+1)
+		amount := int64(1000 + r.Seq%50*100)
+		if f.declineOne > 0 && (r.Seq+1)%uint64(f.declineOne) == 0 {
+			amount = paymentLimit + 1
+		}
+		visible.Start(id, r.Intended)
+		closed.Start(id, r.Intended)
+		return svc.Send(ctx, "place-"+id, shop.Command{Type: shop.CmdPlaceOrder, OrderID: id, Customer: r.Key,
+			Items: []shop.Item{{SKU: "sku-" + fmt.Sprint(r.Seq%20), Qty: 1}}, AmountCents: amount, Note: note})
+	})
+	opts := []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) })}
+	if tty != nil {
+		opts = append(opts, loadgen.WithTerminalProgress(tty))
+	} else {
+		opts = append(opts, loadgen.WithProgress(loadgen.NewLogProgress(progress), 2*time.Second))
+	}
+	fmt.Fprintf(progress, "edload: %s load on %s for %v at %.0f/s (fault=%s dedup=%v seed=%d)\n",
+		"place-order", brokerName, f.duration, f.rate, f.fault, f.dedup, f.seed)
+	res, err := loadgen.Run(runCtx, loadgen.Config{Rate: f.rate, Duration: f.duration, Workers: f.workers,
+		Keys: f.keys, PayloadSize: 0, Seed: f.seed}, driver, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+
+	// Quiescence: every order the load placed has closed and every message
+	// published has been settled by every group that consumes it.
+	quiesced := waitQuiet(ctx, f.quiesce, svcDone, func() bool {
+		return closed.Pending() == 0 && ledger.Outstanding(consumers) == 0
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	cancelRun()
+	<-svcDone
+	if svcRunErr != nil {
+		return nil, fmt.Errorf("shop stopped: %w", svcRunErr)
+	}
+	if err := rec.Flush(); err != nil {
+		return nil, fmt.Errorf("write history: %w", err)
+	}
+
+	ops := rec.Ops()
+	results := check.Run(ops,
+		check.NewLoss(check.LossOptions{Groups: consumers}),
+		check.NewPhantom(check.PhantomOptions{}),
+		check.NewOrder(check.OrderOptions{}),
+		// At-least-once delivery may duplicate by design; the guarantee the
+		// shop makes is no duplicate *effect*.
+		check.NewDuplicateDelivery(check.DuplicateDeliveryOptions{Permitted: true}),
+		check.NewDuplicateEffect(check.DuplicateEffectOptions{}),
+		check.NewDLQAccounting(check.DLQAccountingOptions{}),
+	)
+	results = append(results, sagaOutcomes(svc.Summaries(), closed.Pending(), quiesced))
+
+	rep := &reports.Run{
+		Name:      "shop-place-order",
+		Command:   "edload " + strings.Join(os.Args[1:], " "),
+		StartedAt: started,
+		Duration:  time.Since(started),
+		Seed:      f.seed,
+		Config: []reports.KV{
+			{Key: "broker", Value: brokerName}, {Key: "rate", Value: fmt.Sprint(f.rate)},
+			{Key: "duration", Value: f.duration.String()}, {Key: "workers", Value: fmt.Sprint(f.workers)},
+			{Key: "keys", Value: fmt.Sprint(f.keys)}, {Key: "payload", Value: fmt.Sprint(f.payload)},
+			{Key: "fault", Value: f.fault}, {Key: "dup-rate", Value: fmt.Sprint(f.dupRate)},
+			{Key: "delay-rate", Value: fmt.Sprint(f.delayRate)}, {Key: "max-delay", Value: f.maxDelay.String()},
+			{Key: "dedup", Value: fmt.Sprint(f.dedup)}, {Key: "decline-every", Value: fmt.Sprint(f.declineOne)},
+			{Key: "partitions", Value: fmt.Sprint(f.partitions)},
+		},
+		Counts: []reports.Count{
+			{Name: "commands sent", Value: int64(res.Sent)},
+			{Name: "commands acked", Value: int64(res.OK)},
+			{Name: "send errors", Value: int64(res.Errors)},
+			{Name: "orders confirmed", Value: int64(countStatus(svc.Summaries(), shop.StatusConfirmed))},
+			{Name: "orders cancelled", Value: int64(countStatus(svc.Summaries(), shop.StatusCancelled))},
+			{Name: "orders unsettled", Value: int64(closed.Pending())},
+			{Name: "history ops", Value: int64(len(ops))},
+		},
+		Latencies: []reports.Latency{
+			latency("send (intended → broker ack)", res.Latency),
+			latency("end-to-end (intended → read model shows order)", visible.Summary()),
+			latency("order settled (intended → confirmed/cancelled)", closed.Summary()),
+			latency("schedule lag", res.ScheduleLag),
+		},
+		Invariants: results,
+		Thresholds: []reports.Threshold{
+			reports.AtMost("send errors", float64(res.Errors), 0, ""),
+			reports.AtLeast("achieved rate", res.Rate, 0.95*f.rate, "msg/s"),
+		},
+	}
+	if fault != nil {
+		rep.Counts = append(rep.Counts,
+			reports.Count{Name: "faults: duplicated deliveries", Value: int64(fault.Count(chaos.KindDuplicate))},
+			reports.Count{Name: "faults: delayed deliveries", Value: int64(fault.Count(chaos.KindDelay))})
+	}
+	if f.maxP99 > 0 {
+		p99 := visible.Summary().P99
+		rep.Thresholds = append(rep.Thresholds, reports.AtMost("end-to-end p99", float64(p99.Milliseconds()), float64(f.maxP99.Milliseconds()), "ms"))
+	}
+	if err := reports.WriteDir(f.out, rep); err != nil {
+		return nil, fmt.Errorf("write report: %w", err)
+	}
+	if err := reports.WriteSummary(stdout, rep); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "report: %s\n", f.out)
+	return rep, nil
+}
+
+// waitQuiet polls done until it holds, the timeout passes, or the shop
+// fails. It reports whether the system quiesced.
+func waitQuiet(ctx context.Context, timeout time.Duration, failed <-chan struct{}, done func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !done() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-failed:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+func countStatus(s *shop.Summaries, status string) int {
+	n := 0
+	for _, r := range s.All() {
+		if r.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// sagaOutcomes is invariant 15 on the final state: every order the load
+// placed settled — confirmed, or cancelled with its done steps compensated —
+// before the quiescence deadline.
+func sagaOutcomes(s *shop.Summaries, unsettled int, quiesced bool) check.Result {
+	res := check.Result{Invariant: "saga-outcomes", Valid: true}
+	rows := s.All()
+	res.Checked = len(rows)
+	for _, r := range rows {
+		var problem string
+		switch {
+		case r.Status == shop.StatusCancelled && r.StockReserved && !r.StockReleased:
+			problem = "cancelled but its stock reservation was never released"
+		case r.Status == shop.StatusConfirmed && !r.Paid:
+			problem = "confirmed without a payment"
+		case r.Status != shop.StatusConfirmed && r.Status != shop.StatusCancelled:
+			problem = "never settled (status " + r.Status + ")"
+		}
+		if problem != "" {
+			res.Valid = false
+			if len(res.Anomalies) < 20 {
+				res.Anomalies = append(res.Anomalies, check.Anomaly{Invariant: res.Invariant,
+					Summary: fmt.Sprintf("order %s %s", r.OrderID, problem)})
+			}
+		}
+	}
+	if unsettled > 0 {
+		res.Valid = false
+		res.Note = fmt.Sprintf("%d placed orders never reached the read model or never settled", unsettled)
+	}
+	if !quiesced && res.Note == "" {
+		res.Note = "the system did not quiesce before the timeout"
+		res.Valid = false
+	}
+	return res
+}
+
+func latency(name string, s loadgen.Summary) reports.Latency {
+	return reports.Latency{Name: name, Count: s.Count, Min: s.Min, Mean: s.Mean, P50: s.P50, P90: s.P90,
+		P99: s.P99, P999: s.P999, Max: s.Max}
+}
