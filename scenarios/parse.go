@@ -521,16 +521,20 @@ func (p *parser) expectations(n *yaml.Node) []Expectation {
 
 func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 	e := Expectation{Pos: p.pos(n), fields: map[string]Pos{}}
-	mark := func(kind string, k, v *yaml.Node) {
-		e.fields[kind] = p.pos(v)
-		_ = k
-	}
-	sub := func(kind string, v *yaml.Node, h map[string]func(k, v *yaml.Node)) {
+	mark := func(kind string, _, v *yaml.Node) { e.fields[kind] = p.pos(v) }
+	sub := func(kind string, v *yaml.Node, h map[string]func(k, v *yaml.Node), required ...string) {
 		for name, f := range h {
 			field := kind + "." + name
 			h[name] = func(k, v *yaml.Node) { e.fields[field] = p.pos(v); f(k, v) }
 		}
-		p.fields(v, what+"."+kind, h)
+		if !p.fields(v, what+"."+kind, h) {
+			return
+		}
+		for _, r := range required {
+			if !hasKey(v, r) {
+				p.errf(v, "%s.%s: missing required field %s", what, kind, r)
+			}
+		}
 	}
 	w := what + "."
 	p.fields(n, what, map[string]func(k, v *yaml.Node){
@@ -540,7 +544,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 			sub("order", v, map[string]func(k, v *yaml.Node){
 				"id":     func(_, v *yaml.Node) { x.ID = p.str(v, w+"order.id") },
 				"status": func(_, v *yaml.Node) { x.Status = p.str(v, w+"order.status") },
-			})
+			}, "id", "status")
 			e.Order = x
 		},
 		"events": func(k, v *yaml.Node) {
@@ -549,7 +553,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 			sub("events", v, map[string]func(k, v *yaml.Node){
 				"stream": func(_, v *yaml.Node) { x.Stream = p.str(v, w+"events.stream") },
 				"types":  func(_, v *yaml.Node) { x.Types = p.strList(v, w+"events.types") },
-			})
+			}, "stream", "types")
 			e.Events = x
 		},
 		"commands": func(k, v *yaml.Node) {
@@ -558,7 +562,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 			sub("commands", v, map[string]func(k, v *yaml.Node){
 				"order":    func(_, v *yaml.Node) { x.Order = p.str(v, w+"commands.order") },
 				"sequence": func(_, v *yaml.Node) { x.Sequence = p.strList(v, w+"commands.sequence") },
-			})
+			}, "order", "sequence")
 			e.Commands = x
 		},
 		"charges": func(k, v *yaml.Node) {
@@ -567,7 +571,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 			sub("charges", v, map[string]func(k, v *yaml.Node){
 				"order": func(_, v *yaml.Node) { x.Order = p.str(v, w+"charges.order") },
 				"count": func(_, v *yaml.Node) { x.Count = p.int(v, w+"charges.count") },
-			})
+			}, "order", "count")
 			e.Charges = x
 		},
 		"stock": func(k, v *yaml.Node) {
@@ -576,7 +580,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 			sub("stock", v, map[string]func(k, v *yaml.Node){
 				"sku":    func(_, v *yaml.Node) { x.SKU = p.str(v, w+"stock.sku") },
 				"onHand": func(_, v *yaml.Node) { x.OnHand = p.int(v, w+"stock.onHand") },
-			})
+			}, "sku", "onHand")
 			e.Stock = x
 		},
 		"dlq": func(k, v *yaml.Node) {
@@ -586,7 +590,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 				"id":             func(_, v *yaml.Node) { x.ID = p.str(v, w+"dlq.id") },
 				"attempts":       func(_, v *yaml.Node) { x.Attempts = p.int(v, w+"dlq.attempts") },
 				"reasonContains": func(_, v *yaml.Node) { x.ReasonContains = p.str(v, w+"dlq.reasonContains") },
-			})
+			}, "id")
 			e.DLQ = x
 		},
 		"orders": func(k, v *yaml.Node) {
@@ -594,7 +598,7 @@ func (p *parser) expectation(n *yaml.Node, what string) Expectation {
 			x := &OrdersExpectation{}
 			sub("orders", v, map[string]func(k, v *yaml.Node){
 				"count": func(_, v *yaml.Node) { x.Count = p.int(v, w+"orders.count") },
-			})
+			}, "count")
 			e.Orders = x
 		},
 	})
