@@ -69,6 +69,11 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "edload:", err)
 		return exitEnvironment
 	}
+	var input *inputError
+	if errors.As(err, &input) {
+		fmt.Fprintln(stderr, "edload:", err)
+		return exitUsage
+	}
 	var usage *usageError
 	if errors.As(err, &usage) || isFlagError(err) {
 		fmt.Fprintln(stderr, "edload:", err)
@@ -111,6 +116,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		fmt.Fprintln(stderr, c.UsageString())
 		return &flagError{err}
 	})
-	root.AddCommand(newRunCmd(stdout, stderr))
+	root.AddCommand(newRunCmd(stdout, stderr), newScenarioCmd(stdout, stderr))
 	return root
 }

@@ -73,7 +73,7 @@ func TestDedupGate(t *testing.T) {
 			t.Run(broker+"/dedup="+dedup, func(t *testing.T) {
 				dir := t.TempDir()
 				var out, errOut bytes.Buffer
-				args := []string{"run", "--broker", broker, "--duration", "2s", "--rate", "100",
+				args := []string{"run", "--broker", broker, "--duration", "2s", "--rate", "50",
 					"--fault", "duplicate", "--dup-rate", "0.2", "--dedup=" + dedup, "--out", dir, "--quiesce-timeout", "30s"}
 				code := execute(context.Background(), args, &out, &errOut)
 				want := exitOK

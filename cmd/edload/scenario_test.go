@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestScenarioCommand(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     []string
+		stderr     []string
+		junitFails int
+	}{
+		{"shop scenarios pass", []string{"scenario", "../../scenarios/shop"}, exitOK,
+			[]string{"5 scenarios, 5 passed, 0 failed"}, nil, 0},
+		{"failing expectation prints the transcript", []string{"scenario", "--timeout", "1s", "testdata/wrong-status.yaml"}, exitBroken,
+			[]string{"FAIL: scenario \"expects the wrong outcome\"", "transcript", "PlaceOrder", "1 scenarios, 0 passed, 1 failed"}, nil, 1},
+		{"malformed file names line and column", []string{"scenario", "../../scenarios/testdata/bad/wrong-type.yaml"}, exitUsage,
+			nil, []string{"wrong-type.yaml:3:17: setup.stock.book: expected an integer"}, -1},
+		{"missing file", []string{"scenario", "testdata/no-such.yaml"}, exitUsage, nil, []string{"no-such.yaml"}, -1},
+		{"no arguments", []string{"scenario"}, exitUsage, nil, []string{"needs at least one file"}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := tt.args
+			if tt.junitFails >= 0 {
+				args = append(args, "--out", dir)
+			}
+			var out, errOut bytes.Buffer
+			code := execute(context.Background(), args, &out, &errOut)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errOut.String())
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
+				}
+			}
+			if tt.junitFails >= 0 {
+				fails := 0
+				for _, c := range readJUnit(t, dir).Cases {
+					if c.Failure != nil {
+						fails++
+					}
+				}
+				if fails != tt.junitFails {
+					t.Fatalf("junit has %d failures, want %d", fails, tt.junitFails)
+				}
+			}
+		})
+	}
+}
