@@ -2,11 +2,14 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/kafkabus"
@@ -64,11 +67,38 @@ func (k *KafkaTarget) NewBus(ctx context.Context, namespace string) (bus.Bus, er
 	}
 	prefix := namespace + "."
 	topics := []string{prefix + shop.TopicCommands, prefix + shop.TopicEvents, prefix + shop.TopicDLQ}
-	if err := kb.EnsureTopics(ctx, k.partitions, topics...); err != nil {
+	if err := k.createTopics(ctx, topics); err != nil {
 		_ = kb.Close()
 		return nil, fmt.Errorf("scenarios: kafka topics for %s: %w", namespace, err)
 	}
 	return &namespaced{inner: kb, prefix: prefix}, nil
+}
+
+// createTopics creates the run's topics through kafka-go's Client rather
+// than kafkabus.EnsureTopics: the Client goes through kafka-go's shared
+// default transport, which then refreshes its cached metadata and waits
+// until the new topics are visible. kafkabus's writer uses that same
+// transport; after a creation over a plain connection its cache stays stale
+// for up to the metadata TTL (6 s) and publishes fail with
+// UnknownTopicOrPartition.
+func (k *KafkaTarget) createTopics(ctx context.Context, topics []string) error {
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: k.partitions, ReplicationFactor: 1})
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(k.brokers...)}
+	resp, err := c.CreateTopics(ctx, req)
+	if err != nil {
+		return err
+	}
+	for t, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("create %s: %w", t, terr)
+		}
+	}
+	return nil
 }
 
 // quietWindow is how long a Kafka run must be idle, besides every
