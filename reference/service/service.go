@@ -341,6 +341,13 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 
 const sagaTransitionType = "SagaTransition"
 
+// Saga loads an order's saga state from the store: the persisted truth
+// about where its fulfilment stands.
+func (s *Shop) Saga(ctx context.Context, orderID string) (saga.State, error) {
+	st, _, err := s.sagas.Load(ctx, shop.SagaStream(orderID))
+	return st, err
+}
+
 // evolveSaga folds one stored transition into a saga's state.
 func evolveSaga(st saga.State, e event.Envelope) (saga.State, error) {
 	var t saga.Transition
