@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -24,27 +25,39 @@ func (k *Kafka) Brokers() []string { return append([]string(nil), k.brokers...) 
 // reports and guarantee profiles.
 func (k *Kafka) Name() string { return k.name }
 
-// Pauser is a component that can be frozen and thawed (SIGSTOP/SIGCONT, or
-// docker pause), so chaos experiments can simulate a stalled broker.
-type Pauser interface {
-	Pause(ctx context.Context) error
-	Resume(ctx context.Context) error
-}
-
-// Killer is a component that can be killed abruptly and started again at the
-// same address, for crash-recovery experiments.
-type Killer interface {
-	Kill(ctx context.Context) error
-	Restart(ctx context.Context) error
-}
-
 // Environment is a set of started components. Close stops them all.
 type Environment struct {
 	kafka *Kafka
 
 	mu      sync.Mutex
 	closed  bool
-	closers []func() error // in start order; run in reverse
+	comps   []Component // in start order; closed in reverse
+	byName  map[string]Component
+	closers []func() error // legacy closers of StartEmbedded; run after comps
+}
+
+func (e *Environment) add(name string, c Component) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.byName == nil {
+		e.byName = map[string]Component{}
+	}
+	e.comps = append(e.comps, c)
+	e.byName[name] = c
+}
+
+// Component returns the named component, or nil.
+func (e *Environment) Component(name string) Component {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.byName[name]
+}
+
+// Components returns every component, in spec order.
+func (e *Environment) Components() []Component {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Component(nil), e.comps...)
 }
 
 // Kafka returns the Kafka handle, or nil when the environment has none.
@@ -67,10 +80,17 @@ func (e *Environment) Close() error {
 		return ErrClosed
 	}
 	e.closed = true
-	closers := e.closers
-	e.closers = nil
+	comps, closers := e.comps, e.closers
+	e.comps, e.closers = nil, nil
 	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	var errs []error
+	for i := len(comps) - 1; i >= 0; i-- {
+		if err := comps[i].Close(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, fmt.Errorf("close %s: %w", comps[i].Name(), err))
+		}
+	}
 	for i := len(closers) - 1; i >= 0; i-- {
 		errs = append(errs, closers[i]())
 	}

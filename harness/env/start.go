@@ -1,0 +1,84 @@
+package env
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// StartOption configures Start.
+type StartOption func(*startConfig)
+
+type startConfig struct {
+	providers map[ProviderName]Provider
+	observe   func(name string, took time.Duration)
+}
+
+// WithProvider makes p available to the spec. Providers are wired
+// explicitly by the caller — there is no global registry — so a test gets
+// exactly the providers it asked for.
+func WithProvider(p Provider) StartOption {
+	return func(c *startConfig) { c.providers[p.Name()] = p }
+}
+
+// OnReady is called once per component with how long it took to be ready,
+// for verbose output and start-up measurements.
+func OnReady(f func(name string, took time.Duration)) StartOption {
+	return func(c *startConfig) { c.observe = f }
+}
+
+// Start starts every component of spec concurrently and returns once all
+// are ready. If any fails, the ones already started are closed and the
+// error (wrapping ErrStart) names each failure.
+func Start(ctx context.Context, spec Spec, opts ...StartOption) (*Environment, error) {
+	cfg := startConfig{providers: map[ProviderName]Provider{}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	spec = spec.withDefaults()
+	var errs []error
+	for _, c := range spec.Components {
+		if _, ok := cfg.providers[c.Provider]; !ok {
+			errs = append(errs, fmt.Errorf("env: %s: provider %q is not available here", c.Name, c.Provider))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	comps := make([]Component, len(spec.Components))
+	startErrs := make([]error, len(spec.Components))
+	var wg sync.WaitGroup
+	for i, c := range spec.Components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			began := time.Now()
+			comp, err := cfg.providers[c.Provider].Start(ctx, c)
+			if err != nil {
+				startErrs[i] = fmt.Errorf("%w: %s (%s, %s): %w", ErrStart, c.Name, c.Kind, c.Provider, err)
+				return
+			}
+			comps[i] = comp
+			if cfg.observe != nil {
+				cfg.observe(c.Name, time.Since(began))
+			}
+		}()
+	}
+	wg.Wait()
+	e := &Environment{byName: map[string]Component{}}
+	for i, comp := range comps {
+		if comp != nil {
+			e.add(spec.Components[i].Name, comp)
+		}
+	}
+	if err := errors.Join(startErrs...); err != nil {
+		return nil, errors.Join(err, e.Close())
+	}
+	return e, nil
+}
