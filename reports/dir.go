@@ -2,8 +2,10 @@ package reports
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -21,7 +23,10 @@ func WriteDir(dir string, r *Run) error {
 	if r == nil {
 		return ErrNilRun
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// 0o755, not 0o750: the report directory is handed to CI artifact
+	// uploaders and viewers that may run as another user, and the files in
+	// it are made 0o644 for the same reason.
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: world-readable on purpose, see above
 		return fmt.Errorf("reports: %w", err)
 	}
 	for _, f := range []struct {
@@ -39,20 +44,33 @@ func WriteDir(dir string, r *Run) error {
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it over path. On any failure the temporary file is closed and removed, and
+// errors from that cleanup are joined to the one returned.
+func writeFileAtomic(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	closed := false
+	defer func() {
+		if err == nil {
+			return // renamed: nothing left to clean up
+		}
+		if !closed {
+			err = errors.Join(err, tmp.Close())
+		}
+		if rerr := os.Remove(tmp.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}()
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
 		return err
 	}
+	closed = true
 	if err := tmp.Close(); err != nil {
 		return err
 	}

@@ -161,7 +161,10 @@ type run struct {
 func (r *run) serviceErr() error {
 	select {
 	case <-r.done:
-		return fmt.Errorf("%w: %v", ErrServiceFailed, r.runErr)
+		if r.runErr == nil {
+			return fmt.Errorf("%w: stopped without an error", ErrServiceFailed)
+		}
+		return fmt.Errorf("%w: %w", ErrServiceFailed, r.runErr)
 	default:
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,7 +61,7 @@ var consumers = map[string][]string{
 // runShop is `edload run`: environment up, shop wired with recording and
 // faults, open-loop load, quiescence, checks, report. Everything it starts
 // is stopped before it returns, whatever happens.
-func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *os.File) (*reports.Run, error) {
+func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *os.File) (_ *reports.Run, err error) {
 	if err := ensureDir(f.out); err != nil {
 		return nil, err
 	}
@@ -69,7 +70,13 @@ func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *
 	if err != nil {
 		return nil, &usageError{fmt.Errorf("--out: %w", err)}
 	}
-	defer hf.Close()
+	defer func() {
+		// history.jsonl is an output of the run: a failed close may mean
+		// the flushed ops never reached the disk.
+		if cerr := hf.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close history: %w", cerr))
+		}
+	}()
 	rec := history.NewRecorder(clock.Real{}, history.WithSink(hf))
 
 	b, brokerName, stopBus, err := startBus(ctx, f)
@@ -91,7 +98,8 @@ func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *
 		logger = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	store := memstore.New()
-	defer store.Close()
+	// In memory, nothing to flush: Close only fails when already closed.
+	defer func() { _ = store.Close() }()
 	ledger := record.NewLedger()
 	recBus := record.NewBus(b, rec, "loadgen", record.WithLedger(ledger))
 	svc, err := service.New(service.Config{

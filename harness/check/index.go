@@ -330,11 +330,12 @@ func (ix *index) witness(pos ...int32) []history.Op {
 		}
 	}
 	out := make([]history.Op, 0, len(pos))
-	for i, p := range pos {
-		if p == none || i > 0 && pos[i-1] == p {
-			continue
+	prev := int32(none) // sorted, so duplicates are adjacent
+	for _, p := range pos {
+		if p != none && p != prev {
+			out = append(out, ix.ops[p])
 		}
-		out = append(out, ix.ops[p])
+		prev = p
 	}
 	return out
 }

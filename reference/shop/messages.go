@@ -102,7 +102,7 @@ func (c Command) Validate() error {
 func DecodeCommand(payload []byte) (Command, error) {
 	var c Command
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return Command{}, fmt.Errorf("%w: %v", ErrInvalidCommand, err)
+		return Command{}, fmt.Errorf("%w: %w", ErrInvalidCommand, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Command{}, err

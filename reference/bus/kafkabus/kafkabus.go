@@ -138,7 +138,9 @@ func (b *Bus) EnsureTopics(ctx context.Context, partitions int, topics ...string
 	if err != nil {
 		return fmt.Errorf("kafkabus: dial controller: %w", err)
 	}
-	defer cc.Close()
+	// Like conn above: the topics exist or the error is returned; closing
+	// the admin connection can change neither.
+	defer func() { _ = cc.Close() }()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = cc.SetDeadline(dl)
 	}

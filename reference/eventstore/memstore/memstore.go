@@ -174,11 +174,11 @@ func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, even
 // means the same as NoStream: a stream with no events does not exist.
 func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
 	ok := true
-	switch {
-	case expected == eventstore.Any:
-	case expected == eventstore.NoStream:
+	switch expected {
+	case eventstore.Any:
+	case eventstore.NoStream:
 		ok = current == 0
-	case expected == eventstore.StreamExists:
+	case eventstore.StreamExists:
 		ok = current > 0
 	default:
 		ok = uint64(expected) == current
