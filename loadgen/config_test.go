@@ -37,7 +37,7 @@ func TestConfigValidate(t *testing.T) {
 			for _, s := range all {
 				wanted := false
 				for _, w := range tt.want {
-					wanted = wanted || w == s
+					wanted = wanted || errors.Is(w, s)
 				}
 				if errors.Is(err, s) != wanted {
 					t.Errorf("errors.Is(%v, %v) = %v, want %v", err, s, !wanted, wanted)

@@ -252,7 +252,11 @@ func TestWithTerminalProgressOnFileLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("close progress file: %v", err)
+		}
+	})
 	if _, err := Run(t.Context(), Config{Rate: 100, Duration: 100 * time.Millisecond, Workers: 1, Keys: 1}, nopDriver,
 		WithTerminalProgress(f)); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,13 @@ func TestStartEmbeddedRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("StartEmbedded: %v", err)
 	}
+	// Stops the environment if the test fails before its own Close calls;
+	// after them, Close returns ErrClosed by contract.
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil && !errors.Is(err, env.ErrClosed) {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	brokers := e.KafkaBrokers()
 	if len(brokers) != 1 || e.Kafka().Name() == "" {
 		t.Fatalf("brokers=%v name=%q", brokers, e.Kafka().Name())
@@ -55,8 +62,9 @@ func TestStartEmbeddedRoundTrip(t *testing.T) {
 		t.Fatalf("second Close = %v, want ErrClosed", err)
 	}
 	// Nothing must keep listening once the environment is closed.
+	d := net.Dialer{Timeout: time.Second}
 	for _, b := range brokers {
-		c, err := net.DialTimeout("tcp", b, time.Second)
+		c, err := d.DialContext(ctx, "tcp", b)
 		if err == nil {
 			_ = c.Close()
 			t.Fatalf("broker %s still accepts connections after Close", b)
@@ -88,7 +96,11 @@ func TestStartEmbeddedOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer e.Close()
+			t.Cleanup(func() {
+				if err := e.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
 			if got := len(e.KafkaBrokers()); got != tt.brokers {
 				t.Fatalf("brokers = %d, want %d", got, tt.brokers)
 			}

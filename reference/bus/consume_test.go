@@ -100,7 +100,9 @@ func TestConsumeConcurrencyKeepsKeyOrder(t *testing.T) {
 	var reordered, total int
 	err := bus.Consume(context.Background(), sub, "t", "g", func(_ context.Context, m *bus.Message) error {
 		var seq int
-		fmt.Sscan(m.Header(bus.HeaderSeq), &seq)
+		if _, err := fmt.Sscan(m.Header(bus.HeaderSeq), &seq); err != nil {
+			t.Errorf("message %s: %s header: %v", m.ID, bus.HeaderSeq, err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		total++

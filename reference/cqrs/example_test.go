@@ -54,7 +54,7 @@ var accountDecider = cqrs.Decider[account, any]{
 func Example() {
 	ctx := context.Background()
 	store := memstore.New()
-	defer store.Close()
+	defer func() { _ = store.Close() }() // in memory; only a second Close fails
 	h := cqrs.NewHandler(store, accountDecider)
 
 	r, _ := h.Handle(ctx, "account-1", "cmd-1", deposit{amount: 100})

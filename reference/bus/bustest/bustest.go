@@ -22,15 +22,15 @@ var topicSeq atomic.Int64
 
 // Topic returns a topic name unique to this test run, valid for Kafka and
 // every other backend, so sub-tests never see each other's messages.
-func Topic(t testing.TB, suffix string) string {
-	t.Helper()
+func Topic(tb testing.TB, suffix string) string {
+	tb.Helper()
 	name := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
 			return r
 		}
 		return '_'
-	}, t.Name())
+	}, tb.Name())
 	return fmt.Sprintf("bustest.%s.%s.%d.%d", name, suffix, time.Now().UnixNano()%1e9, topicSeq.Add(1))
 }
 
@@ -207,6 +207,7 @@ func publish(ctx context.Context, t *testing.T, b bus.Bus, ms ...*bus.Message) {
 }
 
 func testPublishThenSubscribe(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	ms := msgs(topic, "m", 20, "a", "b", "c")
@@ -217,6 +218,7 @@ func testPublishThenSubscribe(t *testing.T, b bus.Bus) {
 }
 
 func testSubscribeFirst(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	ch := subscribe(ctx, t, b, topic, "g")
@@ -230,6 +232,7 @@ func testSubscribeFirst(t *testing.T, b bus.Bus) {
 }
 
 func testPerKeyOrder(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	const publishers, keysEach, rounds = 4, 3, 40
@@ -278,6 +281,7 @@ func testPerKeyOrder(t *testing.T, b bus.Bus) {
 }
 
 func testConsumerGroups(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	ms := msgs(topic, "m", 15, "a", "b", "c")
@@ -290,6 +294,7 @@ func testConsumerGroups(t *testing.T, b bus.Bus) {
 }
 
 func testNackRequeue(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	ms := msgs(topic, "m", 2, "same-key")
@@ -336,6 +341,7 @@ func testNackRequeue(t *testing.T, b bus.Bus) {
 }
 
 func testContextCancel(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	publish(ctx, t, b, msgs(topic, "m", 3, "a")...)
@@ -358,6 +364,7 @@ func testContextCancel(t *testing.T, b bus.Bus) {
 }
 
 func testTopicIsolation(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	ta, tb := Topic(t, "a"), Topic(t, "b")
 	publish(ctx, t, b, msgs(ta, "a", 5, "k")...)
@@ -373,6 +380,7 @@ func testTopicIsolation(t *testing.T, b bus.Bus) {
 }
 
 func testCloseIdempotent(t *testing.T, b bus.Bus) {
+	t.Helper()
 	ctx := testContext(t)
 	topic := Topic(t, "t")
 	sctx, cancel := context.WithCancel(ctx)

@@ -24,9 +24,21 @@ func startKafka(t *testing.T) []string {
 	return e.KafkaBrokers()
 }
 
+// closeOnCleanup closes b when the test ends and fails the test if Close
+// does: none of these tests closes the bus itself.
+func closeOnCleanup(tb testing.TB, b *kafkabus.Bus) {
+	tb.Helper()
+	tb.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+}
+
 func TestConformance(t *testing.T) {
 	brokers := startKafka(t)
 	bustest.Run(t, func(t *testing.T) bus.Bus {
+		t.Helper()
 		b, err := kafkabus.New(brokers, kafkabus.AutoCreateTopics(4))
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +55,7 @@ func TestRoundTripKeepsIDHeadersAndPosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	closeOnCleanup(t, b)
 	in := &bus.Message{ID: "id-1", Topic: "rt", Key: "k", Payload: []byte("p"),
 		Headers: map[string]string{bus.HeaderType: "OrderPlaced"}}
 	if err := b.Publish(ctx, in); err != nil {
@@ -86,7 +98,7 @@ func TestCommitSurvivesResubscribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	closeOnCleanup(t, b)
 	for _, id := range []string{"a", "b"} {
 		if err := b.Publish(ctx, &bus.Message{ID: id, Topic: "commits", Key: "k"}); err != nil {
 			t.Fatal(err)
@@ -131,7 +143,7 @@ func TestPublishToDeadBrokerIsOutcomeUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	closeOnCleanup(t, b)
 	if err := b.Publish(ctx, &bus.Message{ID: "1", Topic: "t", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +165,7 @@ func TestValidation(t *testing.T) {
 		t.Fatalf("New(nil) = %v", err)
 	}
 	b, _ := kafkabus.New([]string{"127.0.0.1:1"})
-	defer b.Close()
+	closeOnCleanup(t, b)
 	tests := []struct {
 		name string
 		err  error

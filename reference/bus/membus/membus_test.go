@@ -21,7 +21,7 @@ func TestConformanceOnePartition(t *testing.T) {
 func TestRevokedDeliveryCannotSettle(t *testing.T) {
 	ctx := context.Background()
 	b := membus.New()
-	defer b.Close()
+	closeOnCleanup(t, b)
 	if err := b.Publish(ctx, &bus.Message{ID: "m", Topic: "t", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestGroupMembersShare(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b := membus.New(membus.Partitions(4))
-	defer b.Close()
+	closeOnCleanup(t, b)
 	var ms []*bus.Message
 	for i := 0; i < 40; i++ {
 		ms = append(ms, &bus.Message{ID: string(rune('A' + i)), Topic: "t", Key: string(rune('a' + i%8))})
@@ -86,7 +86,7 @@ func TestGroupMembersShare(t *testing.T) {
 
 func TestPublishValidation(t *testing.T) {
 	b := membus.New()
-	defer b.Close()
+	closeOnCleanup(t, b)
 	tests := []struct {
 		name string
 		m    *bus.Message
@@ -110,7 +110,7 @@ func TestConsumeWithMiddleware(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b := membus.New()
-	defer b.Close()
+	closeOnCleanup(t, b)
 	in := []*bus.Message{
 		{ID: "ok-1", Topic: "orders", Key: "k"},
 		{ID: "poison", Topic: "orders", Key: "k"},
@@ -141,4 +141,15 @@ func TestConsumeWithMiddleware(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Consume = %v", err)
 	}
+}
+
+// closeOnCleanup closes b when the test ends and fails the test if Close
+// does: none of these tests closes the bus itself.
+func closeOnCleanup(tb testing.TB, b *membus.Bus) {
+	tb.Helper()
+	tb.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
 }

@@ -4,7 +4,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		t.Run("memstore", func(t *testing.T) {
-//			eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return memstore.New() })
+//			eventstoretest.Run(t, func(*testing.T) eventstore.Store { return memstore.New() })
 //		})
 //	}
 //

@@ -61,18 +61,6 @@ func ids(es []event.Envelope) []string {
 	return out
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // receive takes n events from sub, failing the test if they do not arrive
 // within waitLimit or the channel closes first.
 func receive(t *testing.T, sub *eventstore.Subscription, n int) []event.Envelope {

@@ -108,6 +108,7 @@ func (m *model) streamEvents(stream string) []modelEvent {
 // testRandomizedModel runs a few hundred seeded random operations against
 // the backend and the model and compares every result and the final state.
 func testRandomizedModel(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	const seed, ops = 20260101, 400
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)

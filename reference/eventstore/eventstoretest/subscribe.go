@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,10 +24,11 @@ func subscribe(t *testing.T, s eventstore.Store, from uint64) (*eventstore.Subsc
 }
 
 func testSubscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	mustAppend(t, s, "a", eventstore.Any, "e1", "e2", "e3")
 	sub, _ := subscribe(t, s, 1)
 	caught := receive(t, sub, 3)
-	if !equalStrings(ids(caught), []string{"e1", "e2", "e3"}) {
+	if !slices.Equal(ids(caught), []string{"e1", "e2", "e3"}) {
 		t.Fatalf("catch-up got %v", ids(caught))
 	}
 	if err := sub.Err(); err != nil {
@@ -35,13 +37,14 @@ func testSubscribeCatchUpThenLive(t *testing.T, s eventstore.Store) {
 	mustAppend(t, s, "b", eventstore.Any, "e4")
 	mustAppend(t, s, "a", eventstore.Any, "e5", "e6")
 	live := receive(t, sub, 3)
-	if !equalStrings(ids(live), []string{"e4", "e5", "e6"}) {
+	if !slices.Equal(ids(live), []string{"e4", "e5", "e6"}) {
 		t.Fatalf("live got %v", ids(live))
 	}
 	checkPositions(t, append(caught, live...), 1)
 }
 
 func testSubscribeFromMiddle(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	for i := 1; i <= 10; i++ {
 		mustAppend(t, s, "m", eventstore.Any, fmt.Sprintf("e%d", i))
 	}
@@ -63,6 +66,7 @@ func testSubscribeFromMiddle(t *testing.T, s eventstore.Store) {
 // testSubscribeSwitchOver subscribes while writers append: the subscriber must
 // see every position exactly once, in order, and agree with ReadAll.
 func testSubscribeSwitchOver(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	const before, writers, each = 50, 4, 100
 	for i := 0; i < before; i++ {
 		mustAppend(t, s, "pre", eventstore.Any, fmt.Sprintf("pre-%d", i))
@@ -93,7 +97,7 @@ func testSubscribeSwitchOver(t *testing.T, s eventstore.Store) {
 	}
 	checkPositions(t, got, 1)
 	all := readAll(t, s)
-	if !equalStrings(ids(got), ids(all)) {
+	if !slices.Equal(ids(got), ids(all)) {
 		t.Fatalf("SubscribeAll and ReadAll disagree")
 	}
 	for i := range all {
@@ -113,6 +117,7 @@ func testSubscribeSwitchOver(t *testing.T, s eventstore.Store) {
 // testSubscribeSlow checks that a subscriber that does not read never blocks
 // writers, and still gets everything once it reads.
 func testSubscribeSlow(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	const n = 500
 	sub, _ := subscribe(t, s, 1)
 	done := make(chan error, 1)
@@ -137,6 +142,7 @@ func testSubscribeSlow(t *testing.T, s eventstore.Store) {
 }
 
 func testSubscribeCancel(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	mustAppend(t, s, "a", eventstore.Any, "e1", "e2")
 	sub, cancel := subscribe(t, s, 1)
 	receive(t, sub, 1)
@@ -150,6 +156,7 @@ func testSubscribeCancel(t *testing.T, s eventstore.Store) {
 }
 
 func testSubscribeStoreClose(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	mustAppend(t, s, "a", eventstore.Any, "e1")
 	sub, _ := subscribe(t, s, 1)
 	receive(t, sub, 1)
@@ -163,6 +170,7 @@ func testSubscribeStoreClose(t *testing.T, s eventstore.Store) {
 }
 
 func testClosed(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	mustAppend(t, s, "a", eventstore.Any, "e1")
 	if err := s.Close(); err != nil {

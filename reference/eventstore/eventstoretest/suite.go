@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -50,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 }
 
 func testAppendAndReadStream(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	res := mustAppend(t, s, "order-1", eventstore.NoStream, "e1", "e2")
 	if res.NextExpected != 2 || res.Position != 2 {
@@ -91,6 +93,7 @@ func testAppendAndReadStream(t *testing.T, s eventstore.Store) {
 }
 
 func testExpectations(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	cases := []struct {
 		name     string
 		existing bool // the stream holds two events before the append
@@ -147,12 +150,13 @@ func testExpectations(t *testing.T, s eventstore.Store) {
 }
 
 func testAtomicAppend(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	mustAppend(t, s, "a", eventstore.NoStream, "a1")
 	_, err := s.Append(context.Background(), "a", eventstore.Exact(5), evs("a2", "a3", "a4")...)
 	if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
 		t.Fatalf("err = %v, want wrong expected version", err)
 	}
-	if got := ids(readAll(t, s)); !equalStrings(got, []string{"a1"}) {
+	if got := ids(readAll(t, s)); !slices.Equal(got, []string{"a1"}) {
 		t.Fatalf("after a failed 3-event append the log is %v, want [a1]", got)
 	}
 	// The failed events' IDs are not burnt: they can be appended afterwards.
@@ -163,6 +167,7 @@ func testAtomicAppend(t *testing.T, s eventstore.Store) {
 }
 
 func testInvalidAppend(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	mustAppend(t, s, "s", eventstore.NoStream, "s1")
 	cases := []struct {
 		name     string
@@ -182,7 +187,7 @@ func testInvalidAppend(t *testing.T, s eventstore.Store) {
 			if !errors.Is(err, eventstore.ErrInvalidAppend) {
 				t.Fatalf("err = %v, want ErrInvalidAppend", err)
 			}
-			if got := ids(readAll(t, s)); !equalStrings(got, []string{"s1"}) {
+			if got := ids(readAll(t, s)); !slices.Equal(got, []string{"s1"}) {
 				t.Fatalf("invalid append changed the log: %v", got)
 			}
 		})
@@ -190,6 +195,7 @@ func testInvalidAppend(t *testing.T, s eventstore.Store) {
 }
 
 func testIdempotentRetry(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	mustAppend(t, s, "s", eventstore.NoStream, "x")
 	exact := mustAppend(t, s, "s", eventstore.Exact(1), "a", "b")   // versions 2,3
@@ -252,6 +258,7 @@ func testIdempotentRetry(t *testing.T, s eventstore.Store) {
 }
 
 func testIDUniqueAcrossStreams(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	mustAppend(t, s, "one", eventstore.NoStream, "shared")
 	for _, exp := range []eventstore.ExpectedVersion{eventstore.Any, eventstore.NoStream} {
@@ -277,6 +284,7 @@ func seedTwoStreams(t *testing.T, s eventstore.Store) {
 }
 
 func testReadStreamRange(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	seedTwoStreams(t, s)
 	cases := []struct {
 		name   string
@@ -298,7 +306,7 @@ func testReadStreamRange(t *testing.T, s eventstore.Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalStrings(ids(got), c.want) {
+			if !slices.Equal(ids(got), c.want) {
 				t.Fatalf("got %v, want %v", ids(got), c.want)
 			}
 			for i, e := range got {
@@ -320,6 +328,7 @@ func testReadStreamRange(t *testing.T, s eventstore.Store) {
 }
 
 func testReadAllRange(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	empty, err := s.ReadAll(context.Background(), 1, 0)
 	if err != nil || len(empty) != 0 {
 		t.Fatalf("empty store: %v, %v", ids(empty), err)
@@ -344,7 +353,7 @@ func testReadAllRange(t *testing.T, s eventstore.Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalStrings(ids(got), c.want) {
+			if !slices.Equal(ids(got), c.want) {
 				t.Fatalf("got %v, want %v", ids(got), c.want)
 			}
 			checkPositions(t, got, c.from)
@@ -353,6 +362,7 @@ func testReadAllRange(t *testing.T, s eventstore.Store) {
 }
 
 func testCopiesOut(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	ctx := context.Background()
 	in := ev("c1")
 	if _, err := s.Append(ctx, "c", eventstore.NoStream, in); err != nil {
@@ -383,6 +393,7 @@ func testCopiesOut(t *testing.T, s eventstore.Store) {
 // testConcurrentExactRace has N writers race at the same expected version,
 // round after round: exactly one wins each version.
 func testConcurrentExactRace(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	const rounds, writers = 20, 8
 	for r := 0; r < rounds; r++ {
 		expected := eventstore.Exact(uint64(r))
@@ -438,6 +449,7 @@ func testConcurrentExactRace(t *testing.T, s eventstore.Store) {
 // learning the current version from each ConcurrencyError: every append lands
 // once, each version has one winner, and versions are contiguous.
 func testConcurrentRetryLoop(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	const writers, each = 6, 25
 	var (
 		wg      sync.WaitGroup
@@ -496,6 +508,7 @@ func testConcurrentRetryLoop(t *testing.T, s eventstore.Store) {
 // testConcurrentBatchesContiguous checks atomicity under concurrency: the
 // events of one append occupy adjacent global positions.
 func testConcurrentBatchesContiguous(t *testing.T, s eventstore.Store) {
+	t.Helper()
 	const writers, batches, size = 4, 20, 3
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)

@@ -14,14 +14,18 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Run("memstore", func(t *testing.T) {
-		eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return memstore.New() })
+		eventstoretest.Run(t, func(*testing.T) eventstore.Store { return memstore.New() })
 	})
 }
 
 func TestWithNowAndHelpers(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := memstore.New(memstore.WithNow(func() time.Time { return at }))
-	defer s.Close()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	ctx := context.Background()
 	if s.Version("a") != 0 || s.LastPosition() != 0 {
 		t.Fatalf("empty store: version %d, last position %d", s.Version("a"), s.LastPosition())
