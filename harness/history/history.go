@@ -112,11 +112,16 @@ type Recorder struct {
 	clk   clock.Clock
 	start time.Time
 
-	mu   sync.Mutex
-	ops  []Op
-	sink *bufio.Writer
-	err  error
+	mu sync.Mutex
+	// chunks hold the ops in fixed-size blocks: a long run never copies its
+	// whole history to grow it, which kept Record's cost flat.
+	chunks [][]Op
+	n      int
+	sink   *bufio.Writer
+	err    error
 }
+
+const chunkSize = 4096
 
 // RecorderOption configures a Recorder.
 type RecorderOption func(*Recorder)
@@ -144,9 +149,14 @@ func (r *Recorder) Record(op Op) Op {
 	now := r.clk.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	op.Index = int64(len(r.ops))
+	op.Index = int64(r.n)
 	op.Time = now.Sub(r.start)
-	r.ops = append(r.ops, op)
+	if r.n%chunkSize == 0 {
+		r.chunks = append(r.chunks, make([]Op, 0, chunkSize))
+	}
+	last := len(r.chunks) - 1
+	r.chunks[last] = append(r.chunks[last], op)
+	r.n++
 	if r.sink != nil && r.err == nil {
 		r.err = writeLine(r.sink, op)
 	}
@@ -157,14 +167,18 @@ func (r *Recorder) Record(op Op) Op {
 func (r *Recorder) Ops() []Op {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Op(nil), r.ops...)
+	out := make([]Op, 0, r.n)
+	for _, c := range r.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // Len is the number of ops recorded.
 func (r *Recorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.ops)
+	return r.n
 }
 
 // Flush writes buffered ops to the sink and reports the first write error.
