@@ -1,0 +1,189 @@
+package env
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// SpecError locates a problem in a spec file.
+type SpecError struct {
+	File         string
+	Line, Column int
+	Msg          string
+}
+
+func (e *SpecError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// LoadSpec reads an environment spec file (YAML).
+func LoadSpec(path string) (Spec, error) {
+	data, err := os.ReadFile(path) //nolint:gosec // reading the spec file the caller names is the point
+	if err != nil {
+		return Spec{}, &SpecError{File: path, Msg: fmt.Sprintf("cannot read spec: %v", err)}
+	}
+	return ParseSpec(path, data)
+}
+
+// ParseSpec parses a YAML environment spec:
+//
+//	components:
+//	  - kind: kafka
+//	    provider: embedded
+//	    options: {partitions: "8"}
+//	  - {kind: redis, provider: process, durable: true}
+//
+// Every problem names file:line:column; several are joined. It never panics.
+func ParseSpec(name string, data []byte) (spec Spec, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			spec, err = Spec{}, &SpecError{File: name, Line: 1, Column: 1, Msg: fmt.Sprintf("invalid YAML: %v", r)}
+		}
+	}()
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Spec{}, &SpecError{File: name, Line: 1, Column: 1, Msg: "empty spec (expected a mapping with components)"}
+		}
+		return Spec{}, &SpecError{File: name, Line: 1, Column: 1, Msg: "invalid YAML: " + err.Error()}
+	}
+	p := specParser{file: name}
+	spec = p.spec(&doc)
+	if len(p.errs) > 0 {
+		return Spec{}, errors.Join(p.errs...)
+	}
+	if err := spec.Validate(); err != nil {
+		return Spec{}, &SpecError{File: name, Msg: err.Error()}
+	}
+	return spec, nil
+}
+
+type specParser struct {
+	file string
+	errs []error
+}
+
+func (p *specParser) fail(n *yaml.Node, format string, a ...any) {
+	p.errs = append(p.errs, &SpecError{File: p.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (p *specParser) spec(doc *yaml.Node) Spec {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, "expected a mapping with components")
+		return Spec{}
+	}
+	var s Spec
+	found := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "components":
+			found = true
+			if v.Kind != yaml.SequenceNode {
+				p.fail(v, "components: expected a list")
+				continue
+			}
+			for j, c := range v.Content {
+				s.Components = append(s.Components, p.component(c, fmt.Sprintf("components[%d]", j)))
+			}
+		default:
+			p.fail(k, "unknown key %q (want components)", k.Value)
+		}
+	}
+	if !found {
+		p.fail(n, "missing required key components")
+	}
+	return s
+}
+
+func (p *specParser) component(n *yaml.Node, where string) ComponentSpec {
+	var c ComponentSpec
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, "%s: expected a mapping with kind and provider", where)
+		return c
+	}
+	str := func(v *yaml.Node, key string) string {
+		if v.Kind != yaml.ScalarNode {
+			p.fail(v, "%s.%s: expected a string", where, key)
+			return ""
+		}
+		return v.Value
+	}
+	boolean := func(v *yaml.Node, key string) bool {
+		b, err := strconv.ParseBool(v.Value)
+		if v.Kind != yaml.ScalarNode || err != nil {
+			p.fail(v, "%s.%s: expected true or false", where, key)
+		}
+		return b
+	}
+	var hasKind, hasProvider bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "name":
+			c.Name = str(v, "name")
+		case "kind":
+			hasKind = true
+			c.Kind = Kind(str(v, "kind"))
+			if c.Kind != "" && !validKind(c.Kind) {
+				p.fail(v, "%s.kind: unknown kind %q (want one of %s)", where, c.Kind, kindList())
+			}
+		case "provider":
+			hasProvider = true
+			c.Provider = ProviderName(str(v, "provider"))
+			switch c.Provider {
+			case Embedded, Process, Container, External:
+			default:
+				p.fail(v, "%s.provider: unknown provider %q (want embedded, process, container or external)", where, c.Provider)
+			}
+		case "image":
+			c.Image = str(v, "image")
+		case "url":
+			c.URL = str(v, "url")
+		case "durable":
+			c.Durable = boolean(v, "durable")
+		case "proxied":
+			c.Proxied = boolean(v, "proxied")
+		case "addrs":
+			if v.Kind != yaml.SequenceNode {
+				p.fail(v, "%s.addrs: expected a list of host:port", where)
+				continue
+			}
+			for _, a := range v.Content {
+				c.Addrs = append(c.Addrs, str(a, "addrs"))
+			}
+		case "options":
+			if v.Kind != yaml.MappingNode {
+				p.fail(v, "%s.options: expected a mapping of names to values", where)
+				continue
+			}
+			c.Options = map[string]string{}
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				c.Options[v.Content[j].Value] = str(v.Content[j+1], "options."+v.Content[j].Value)
+			}
+		default:
+			p.fail(k, "%s: unknown key %q (want name, kind, provider, image, addrs, url, durable, proxied, options)", where, k.Value)
+		}
+	}
+	if !hasKind {
+		p.fail(n, "%s: missing required key kind", where)
+	}
+	if !hasProvider {
+		p.fail(n, "%s: missing required key provider", where)
+	}
+	return c
+}
