@@ -1,0 +1,96 @@
+// Package external is the provider for components edkit does not run:
+// staging clusters, a developer's own broker. It hands out the configured
+// addresses after checking that something answers there, and its handles
+// have no fault capabilities — edkit never stops, kills or pauses what it
+// did not start.
+package external
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/edkit-dev/edkit/harness/env"
+)
+
+// Provider returns handles to components that already run elsewhere.
+type Provider struct {
+	dialTimeout time.Duration
+}
+
+var _ env.Provider = (*Provider)(nil)
+
+// Option configures the provider.
+type Option func(*Provider)
+
+// DialTimeout bounds the reachability check (default 5 s).
+func DialTimeout(d time.Duration) Option { return func(p *Provider) { p.dialTimeout = d } }
+
+// New returns the external provider.
+func New(opts ...Option) *Provider {
+	p := &Provider{dialTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Name is env.External.
+func (*Provider) Name() env.ProviderName { return env.External }
+
+// Supports every kind: the component is someone else's.
+func (*Provider) Supports(env.Kind) error { return nil }
+
+// Start checks that every address accepts a TCP connection and returns a
+// handle to it. It does not speak the protocol: credentials and TLS belong
+// to the client that will use the endpoint.
+func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Component, error) {
+	addrs := append([]string(nil), spec.Addrs...)
+	if len(addrs) == 0 && spec.URL != "" {
+		u, err := url.Parse(spec.URL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("external: %s: url has no host", spec.Name)
+		}
+		addrs = []string{u.Host}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("external: %s: no addrs or url", spec.Name)
+	}
+	d := net.Dialer{Timeout: p.dialTimeout}
+	var errs []error
+	for _, a := range addrs {
+		c, err := d.DialContext(ctx, "tcp", a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		_ = c.Close() // only reachability was asked
+	}
+	if len(errs) == len(addrs) {
+		return nil, fmt.Errorf("external: %s: no address answers: %w", spec.Name, errors.Join(errs...))
+	}
+	return &component{spec: spec, ep: env.Endpoint{Addrs: addrs, URL: spec.URL}}, nil
+}
+
+type component struct {
+	spec   env.ComponentSpec
+	ep     env.Endpoint
+	closed atomic.Bool
+}
+
+func (c *component) Name() string               { return c.spec.Name }
+func (c *component) Kind() env.Kind             { return c.spec.Kind }
+func (c *component) Provider() env.ProviderName { return env.External }
+func (c *component) Endpoint() env.Endpoint     { return c.ep }
+
+// Close forgets the component; the component itself keeps running.
+func (c *component) Close(context.Context) error {
+	if c.closed.Swap(true) {
+		return env.ErrClosed
+	}
+	return nil
+}

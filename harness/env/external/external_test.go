@@ -1,0 +1,66 @@
+package external_test
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/external"
+)
+
+func TestExternal(t *testing.T) {
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	url := "redis://user:secret@" + ln.Addr().String() + "/0"
+	e, err := env.Start(t.Context(), env.Spec{Components: []env.ComponentSpec{
+		{Kind: env.KindRedis, Provider: env.External, URL: url},
+	}}, env.WithProvider(external.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.Component("redis")
+	if got := c.Endpoint(); got.Addrs[0] != ln.Addr().String() || got.URL != url {
+		t.Fatalf("endpoint %+v", got)
+	}
+	if strings.Contains(c.Endpoint().Redacted(), "secret") {
+		t.Fatal("password not redacted")
+	}
+	if _, ok := c.(env.Killer); ok {
+		t.Fatal("an external component must not be killable")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", ln.Addr().String()); err != nil {
+		t.Fatalf("closing the environment touched the external server: %v", err)
+	}
+}
+
+func TestExternalUnreachable(t *testing.T) {
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, err = env.Start(t.Context(), env.Spec{Components: []env.ComponentSpec{
+		{Kind: env.KindKafka, Provider: env.External, Addrs: []string{addr}},
+	}}, env.WithProvider(external.New()))
+	if !errors.Is(err, env.ErrStart) || !strings.Contains(err.Error(), "no address answers") {
+		t.Fatalf("err = %v", err)
+	}
+}
