@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edkit-dev/edkit/harness/env"
+)
+
+// envState is what `env up` leaves behind for `env down`: the daemon that
+// holds the environment, and the endpoints it handed out. The file holds
+// full URLs (credentials included) for tools on this machine, so it is
+// written 0600; the terminal only ever sees redacted endpoints.
+type envState struct {
+	PID        int              `json:"pid"`
+	Status     string           `json:"status"` // starting, ready, failed
+	Error      string           `json:"error,omitempty"`
+	Spec       string           `json:"spec"`
+	Components []stateComponent `json:"components,omitempty"`
+}
+
+type stateComponent struct {
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Provider string   `json:"provider"`
+	Addrs    []string `json:"addrs,omitempty"`
+	URL      string   `json:"url,omitempty"`
+	Redacted string   `json:"redacted"`
+}
+
+const defaultStateFile = ".edkit/env.json"
+
+func newEnvCmd(stdout, stderr io.Writer) *cobra.Command {
+	var state string
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Start brokers for manual work and stop them again",
+		Long: `env up starts the components a spec names (Kafka, RabbitMQ, Redis, NATS,
+PostgreSQL, each embedded, as a local process, in a container or external),
+waits until each answers its protocol, prints the endpoints and returns,
+leaving them running in a background edload process. env down stops and
+removes everything env up started.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprintln(stderr, c.UsageString())
+			return &usageError{errors.New("env needs a subcommand: up or down")}
+		},
+	}
+	cmd.PersistentFlags().StringVar(&state, "state", defaultStateFile, "file recording the running environment")
+
+	var timeout time.Duration
+	up := &cobra.Command{
+		Use:     "up SPEC",
+		Short:   "Start the components of SPEC in the background and print their endpoints",
+		Example: "  edload env up harness/env/testdata/all.yaml\n  edload env down",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{fmt.Errorf("env up takes one spec file, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return envUp(c.Context(), args[0], state, timeout, stdout)
+		},
+	}
+	up.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long the components may take to be ready")
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop and remove everything env up started",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return envDown(c.Context(), state, stdout)
+		},
+	}
+	serve := &cobra.Command{
+		Use:    "serve SPEC",
+		Short:  "Hold an environment until SIGTERM (started by env up)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return envServe(args[0], state)
+		},
+	}
+	cmd.AddCommand(up, down, serve)
+	return cmd
+}
+
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("%s takes no arguments, got %q", c.CommandPath(), args)}
+	}
+	return nil
+}
+
+func readState(path string) (*envState, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // the state file edload itself wrote, at the path the user chose
+	if err != nil {
+		return nil, err
+	}
+	var s envState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+func writeState(path string, s *envState) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// alive reports whether pid runs (signal 0 probes without touching it).
+func alive(pid int) bool {
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
+
+func envUp(ctx context.Context, specPath, statePath string, timeout time.Duration, stdout io.Writer) error {
+	if _, err := env.LoadSpec(specPath); err != nil {
+		return &inputError{err}
+	}
+	if s, err := readState(statePath); err == nil && alive(s.PID) {
+		return &usageError{fmt.Errorf("an environment is already up (pid %d, state %s); run 'edload env down' first", s.PID, statePath)}
+	}
+	if err := os.MkdirAll(filepath.Dir(statePath), 0o750); err != nil {
+		return &usageError{fmt.Errorf("--state: %w", err)}
+	}
+	_ = os.Remove(statePath) // a stale file from a daemon that died
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logPath := statePath + ".log"
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // beside the state file
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	abs, err := filepath.Abs(specPath)
+	if err != nil {
+		return err
+	}
+	// The daemon must outlive this command: its own session, no context
+	// tying it to ours.
+	daemon := exec.Command(self, "env", "serve", abs, "--state", statePath) //nolint:gosec,noctx // our own binary, detached on purpose
+	daemon.Stdout, daemon.Stderr = logf, logf
+	daemon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := daemon.Start(); err != nil {
+		return &envError{err}
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	deadline := time.After(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			_ = daemon.Process.Signal(syscall.SIGTERM)
+			<-exited
+			return ctx.Err()
+		case err := <-exited:
+			s, rerr := readState(statePath)
+			if rerr == nil && s.Error != "" {
+				return &envError{errors.New(s.Error)}
+			}
+			return &envError{fmt.Errorf("the environment daemon exited (%v); see %s", err, logPath)}
+		case <-deadline:
+			_ = daemon.Process.Signal(syscall.SIGTERM)
+			<-exited
+			return &envError{fmt.Errorf("not ready within %v; see %s", timeout, logPath)}
+		case <-tick.C:
+		}
+		s, err := readState(statePath)
+		if err != nil || s.Status != "ready" {
+			continue
+		}
+		fmt.Fprintf(stdout, "environment up (pid %d, state %s):\n", s.PID, statePath)
+		for _, c := range s.Components {
+			fmt.Fprintf(stdout, "  %-12s %-9s %-9s %s\n", c.Name, c.Kind, c.Provider, c.Redacted)
+		}
+		fmt.Fprintln(stdout, "run 'edload env down' to stop and remove it")
+		return nil
+	}
+}
+
+// envServe is the daemon: start, publish endpoints, hold until SIGTERM,
+// then close everything and remove the state file.
+func envServe(specPath, statePath string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	spec, err := env.LoadSpec(specPath)
+	if err != nil {
+		return err
+	}
+	st := &envState{PID: os.Getpid(), Status: "starting", Spec: specPath}
+	if err := writeState(statePath, st); err != nil {
+		return err
+	}
+	e, err := env.Start(ctx, spec, providers()...)
+	if err != nil {
+		st.Status, st.Error = "failed", err.Error()
+		_ = writeState(statePath, st)
+		return err
+	}
+	for _, c := range e.Components() {
+		ep := c.Endpoint()
+		st.Components = append(st.Components, stateComponent{Name: c.Name(), Kind: string(c.Kind()),
+			Provider: string(c.Provider()), Addrs: ep.Addrs, URL: ep.URL, Redacted: ep.Redacted()})
+	}
+	st.Status = "ready"
+	if err := writeState(statePath, st); err != nil {
+		return errors.Join(err, e.Close())
+	}
+	<-ctx.Done()
+	cerr := e.Close()
+	if err := os.Remove(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		cerr = errors.Join(cerr, err)
+	}
+	return cerr
+}
+
+func envDown(ctx context.Context, statePath string, stdout io.Writer) error {
+	s, err := readState(statePath)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(stdout, "no environment is up")
+		return nil
+	}
+	if err != nil {
+		return &inputError{err}
+	}
+	if !alive(s.PID) {
+		_ = os.Remove(statePath)
+		fmt.Fprintf(stdout, "the environment daemon (pid %d) was already gone; removed %s\n", s.PID, statePath)
+		return nil
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for alive(s.PID) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("environment daemon %d did not stop within 2 minutes", s.PID)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(stdout, "environment down: %d components stopped and removed\n", len(s.Components))
+	return nil
+}
