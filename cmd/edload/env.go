@@ -153,7 +153,8 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
+	// The daemon holds its own descriptor; ours only had to hand it over.
+	defer func() { _ = logf.Close() }()
 	abs, err := filepath.Abs(specPath)
 	if err != nil {
 		return err
@@ -175,17 +176,17 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 		select {
 		case <-ctx.Done():
 			_ = daemon.Process.Signal(syscall.SIGTERM)
-			<-exited
+			_ = <-exited // the daemon cleans up on SIGTERM; its exit status adds nothing
 			return ctx.Err()
 		case err := <-exited:
 			s, rerr := readState(statePath)
 			if rerr == nil && s.Error != "" {
 				return &envError{errors.New(s.Error)}
 			}
-			return &envError{fmt.Errorf("the environment daemon exited (%v); see %s", err, logPath)}
+			return &envError{fmt.Errorf("the environment daemon exited (%w); see %s", err, logPath)}
 		case <-deadline:
 			_ = daemon.Process.Signal(syscall.SIGTERM)
-			<-exited
+			_ = <-exited
 			return &envError{fmt.Errorf("not ready within %v; see %s", timeout, logPath)}
 		case <-tick.C:
 		}
