@@ -167,8 +167,9 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 	if err := daemon.Start(); err != nil {
 		return &envError{err}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- daemon.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = daemon.Wait(); close(exited) }()
 	deadline := time.After(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -176,17 +177,17 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 		select {
 		case <-ctx.Done():
 			_ = daemon.Process.Signal(syscall.SIGTERM)
-			_ = <-exited // the daemon cleans up on SIGTERM; its exit status adds nothing
+			<-exited // the daemon cleans up on SIGTERM
 			return ctx.Err()
-		case err := <-exited:
+		case <-exited:
 			s, rerr := readState(statePath)
 			if rerr == nil && s.Error != "" {
 				return &envError{errors.New(s.Error)}
 			}
-			return &envError{fmt.Errorf("the environment daemon exited (%w); see %s", err, logPath)}
+			return &envError{fmt.Errorf("the environment daemon exited (%w); see %s", waitErr, logPath)}
 		case <-deadline:
 			_ = daemon.Process.Signal(syscall.SIGTERM)
-			_ = <-exited
+			<-exited
 			return &envError{fmt.Errorf("not ready within %v; see %s", timeout, logPath)}
 		case <-tick.C:
 		}
