@@ -15,19 +15,32 @@ import (
 // Proc is one live process found by Children.
 type Proc struct {
 	PID, PPID int
-	// Cmdline is the command line, arguments joined by spaces.
+	// Cmdline is the command line, arguments joined by spaces. Servers
+	// may rewrite it (redis-server shows only its address).
 	Cmdline string
+	// Cwd is the working directory, when readable: a process provider
+	// starts servers in their temp dir.
+	Cwd string
 }
 
-func (p Proc) String() string { return fmt.Sprintf("pid %d (parent %d): %s", p.PID, p.PPID, p.Cmdline) }
+// Mentions reports whether the process's command line or working
+// directory contains s (a temp dir, a marker).
+func (p Proc) Mentions(s string) bool {
+	return strings.Contains(p.Cmdline, s) || strings.Contains(p.Cwd, s)
+}
+
+func (p Proc) String() string {
+	return fmt.Sprintf("pid %d (parent %d, cwd %s): %s", p.PID, p.PPID, p.Cwd, p.Cmdline)
+}
 
 // TempDirMarker is what every edkit provider's temp dir name contains;
-// a process whose command line mentions it was started by edkit.
+// a process whose command line or working directory mentions it was
+// started by edkit.
 const TempDirMarker = "/edkit-"
 
 // Children lists the live processes edkit is responsible for: every
 // descendant of this process, and every orphan (reparented to PID 1) whose
-// command line mentions an edkit temp dir — what a server that escaped its
+// command line or working directory mentions an edkit temp dir — what a server that escaped its
 // owner looks like. Another run's servers still owned by their test binary
 // are not listed, so concurrent test runs do not see each other's.
 // Zombies are dead and not listed.
@@ -42,9 +55,24 @@ func Children() ([]Proc, error) {
 		if p.PID == self {
 			continue
 		}
-		if descends(p.PID, self, all) || (p.PPID == 1 && strings.Contains(p.Cmdline, TempDirMarker)) {
+		if descends(p.PID, self, all) || (p.PPID == 1 && p.Mentions(TempDirMarker)) {
 			out = append(out, p)
 		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out, nil
+}
+
+// Processes lists every live process on the machine, for tests that look
+// for a specific server by its command line.
+func Processes() ([]Proc, error) {
+	all, err := readProcs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Proc, 0, len(all))
+	for _, p := range all {
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
 	return out, nil
@@ -102,7 +130,8 @@ func readProcs() (map[int]Proc, error) {
 		}
 		ppid, _ := strconv.Atoi(f[1])
 		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		out[pid] = Proc{PID: pid, PPID: ppid, Cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))}
+		cwd, _ := os.Readlink("/proc/" + e.Name() + "/cwd")
+		out[pid] = Proc{PID: pid, PPID: ppid, Cwd: cwd, Cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -192,10 +194,58 @@ type child struct {
 	err  error // set before done closes
 }
 
-// signal signals the child's whole process group; a group that is already
-// gone is not an error.
+// signal signals the child's process group and every descendant of the
+// child — PostgreSQL's backends each call setsid, so the group alone does
+// not reach them. The child goes first, so a SIGSTOPped parent forks no
+// new process meanwhile. Processes already gone are not an error.
 func (c *child) signal(sig syscall.Signal) {
-	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+	pid := c.cmd.Process.Pid
+	_ = syscall.Kill(-pid, sig)
+	for _, d := range descendants(pid) {
+		_ = syscall.Kill(d, sig)
+	}
+}
+
+// descendants lists pid's live descendants from /proc, parents before
+// children.
+func descendants(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	kids := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			kids[ppid] = append(kids[ppid], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, k := range kids[p] {
+			out = append(out, k)
+			queue = append(queue, k)
+		}
+	}
+	return out
 }
 
 // exited reports whether the child has exited.
