@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/reference/shop"
 	"github.com/edkit-dev/edkit/scenarios"
 )
@@ -24,10 +24,10 @@ func TestScenarios(t *testing.T) {
 var brokers []string
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	e, err := env.StartEmbedded(ctx)
+	e, err := embedded.StartKafka(ctx)
 	Expect(err).NotTo(HaveOccurred(), "start embedded Kafka")
 	DeferCleanup(e.Close)
-	return []byte(strings.Join(e.KafkaBrokers(), ","))
+	return []byte(strings.Join(e.Component("kafka").Endpoint().Addrs, ","))
 }, func(data []byte) {
 	brokers = strings.Split(string(data), ",")
 }, NodeTimeout(30*time.Second))

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness/check"
-	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/reports"
 	"github.com/edkit-dev/edkit/scenarios"
 )
@@ -66,14 +66,14 @@ A scenario whose expectation fails prints the message sequence it saw
 			}
 			var target scenarios.Target = scenarios.InMemory()
 			if broker == "kafka" {
-				e, err := env.StartEmbedded(cmd.Context())
+				e, err := embedded.StartKafka(cmd.Context())
 				if err != nil {
 					return &envError{err}
 				}
 				// Teardown like startBus's: the outcomes are already
 				// decided and printed; a stop error changes none of them.
 				defer func() { _ = e.Close() }()
-				target = scenarios.Kafka(e.KafkaBrokers())
+				target = scenarios.Kafka(e.Component("kafka").Endpoint().Addrs)
 			}
 			rep := &reports.Run{Name: "scenarios", Config: []reports.KV{{Key: "broker", Value: broker}}}
 			failed := 0

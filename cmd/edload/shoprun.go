@@ -15,7 +15,7 @@ import (
 	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
-	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/harness/history"
 	"github.com/edkit-dev/edkit/harness/record"
 	"github.com/edkit-dev/edkit/loadgen"
@@ -39,17 +39,19 @@ func startBus(ctx context.Context, f *runFlags) (bus.Bus, string, func(), error)
 		b := membus.New()
 		return b, "membus", func() { _ = b.Close() }, nil
 	}
-	e, err := env.StartEmbedded(ctx, env.KafkaPartitions(f.partitions),
-		env.KafkaTopics(shop.TopicCommands, shop.TopicEvents, shop.TopicDLQ))
+	e, err := embedded.StartKafka(ctx, embedded.Partitions(f.partitions),
+		embedded.Topics(shop.TopicCommands, shop.TopicEvents, shop.TopicDLQ))
 	if err != nil {
 		return nil, "", nil, &envError{err}
 	}
-	b, err := kafkabus.New(e.KafkaBrokers())
+	k := e.Component("kafka")
+	b, err := kafkabus.New(k.Endpoint().Addrs)
 	if err != nil {
 		_ = e.Close()
 		return nil, "", nil, &envError{err}
 	}
-	return b, e.Kafka().Name(), func() { _ = b.Close(); _ = e.Close() }, nil
+	name := string(k.Provider()) + "-" + string(k.Kind()) // "embedded-kafka"
+	return b, name, func() { _ = b.Close(); _ = e.Close() }, nil
 }
 
 // consumers names, per topic, the groups that must settle every message.

@@ -10,14 +10,15 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
 )
 
-func TestStartEmbeddedRoundTrip(t *testing.T) {
+func TestEmbeddedKafkaRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := env.StartEmbedded(ctx, env.KafkaTopics("roundtrip"))
+	e, err := embedded.StartKafka(ctx, embedded.Topics("roundtrip"))
 	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
+		t.Fatalf("StartKafka: %v", err)
 	}
 	// Stops the environment if the test fails before its own Close calls;
 	// after them, Close returns ErrClosed by contract.
@@ -26,9 +27,13 @@ func TestStartEmbeddedRoundTrip(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	brokers := e.KafkaBrokers()
-	if len(brokers) != 1 || e.Kafka().Name() == "" {
-		t.Fatalf("brokers=%v name=%q", brokers, e.Kafka().Name())
+	k := e.Component("kafka")
+	if k == nil {
+		t.Fatalf("no component named kafka in %v", e.Components())
+	}
+	brokers := k.Endpoint().Addrs
+	if len(brokers) != 1 || k.Kind() != env.KindKafka || k.Provider() != env.Embedded {
+		t.Fatalf("brokers=%v kind=%q provider=%q", brokers, k.Kind(), k.Provider())
 	}
 	for _, b := range brokers {
 		if host, _, _ := net.SplitHostPort(b); host != "127.0.0.1" {
@@ -72,20 +77,20 @@ func TestStartEmbeddedRoundTrip(t *testing.T) {
 	}
 }
 
-func TestStartEmbeddedOptions(t *testing.T) {
+func TestEmbeddedKafkaOptions(t *testing.T) {
 	tests := []struct {
 		name    string
-		opts    []env.EmbeddedOption
+		opts    []embedded.KafkaOption
 		brokers int
 		wantErr bool
 	}{
-		{name: "three brokers", opts: []env.EmbeddedOption{env.KafkaBrokerCount(3)}, brokers: 3},
-		{name: "zero brokers", opts: []env.EmbeddedOption{env.KafkaBrokerCount(0)}, wantErr: true},
-		{name: "zero partitions", opts: []env.EmbeddedOption{env.KafkaPartitions(0)}, wantErr: true},
+		{name: "three brokers", opts: []embedded.KafkaOption{embedded.Brokers(3)}, brokers: 3},
+		{name: "zero brokers", opts: []embedded.KafkaOption{embedded.Brokers(0)}, wantErr: true},
+		{name: "zero partitions", opts: []embedded.KafkaOption{embedded.Partitions(0)}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := env.StartEmbedded(context.Background(), tt.opts...)
+			e, err := embedded.StartKafka(context.Background(), tt.opts...)
 			if tt.wantErr {
 				if err == nil {
 					_ = e.Close()
@@ -101,7 +106,7 @@ func TestStartEmbeddedOptions(t *testing.T) {
 					t.Errorf("Close: %v", err)
 				}
 			})
-			if got := len(e.KafkaBrokers()); got != tt.brokers {
+			if got := len(e.Component("kafka").Endpoint().Addrs); got != tt.brokers {
 				t.Fatalf("brokers = %d, want %d", got, tt.brokers)
 			}
 		})

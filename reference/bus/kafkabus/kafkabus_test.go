@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 	"github.com/edkit-dev/edkit/reference/bus/kafkabus"
@@ -16,12 +16,12 @@ import (
 // imports the harness only from tests, to get a real broker.
 func startKafka(t *testing.T) []string {
 	t.Helper()
-	e, err := env.StartEmbedded(context.Background())
+	e, err := embedded.StartKafka(context.Background())
 	if err != nil {
 		t.Skipf("embedded kafka cannot start here: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return e.KafkaBrokers()
+	return e.Component("kafka").Endpoint().Addrs
 }
 
 // closeOnCleanup closes b when the test ends and fails the test if Close
@@ -135,11 +135,11 @@ func TestCommitSurvivesResubscribe(t *testing.T) {
 func TestPublishToDeadBrokerIsOutcomeUnknown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := env.StartEmbedded(ctx, env.KafkaTopics("t"))
+	e, err := embedded.StartKafka(ctx, embedded.Topics("t"))
 	if err != nil {
 		t.Skipf("embedded kafka cannot start here: %v", err)
 	}
-	b, err := kafkabus.New(e.KafkaBrokers(), kafkabus.WriteTimeout(500*time.Millisecond), kafkabus.MaxAttempts(2))
+	b, err := kafkabus.New(e.Component("kafka").Endpoint().Addrs, kafkabus.WriteTimeout(500*time.Millisecond), kafkabus.MaxAttempts(2))
 	if err != nil {
 		t.Fatal(err)
 	}
