@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -172,25 +173,25 @@ func Leaked(ctx context.Context, before []Proc, grace time.Duration) ([]Proc, er
 // process edkit started during them is still alive, listing each. Use it
 // as the whole TestMain.
 func CheckNoLeaks(m *testing.M) {
-	os.Exit(checkNoLeaks(m))
+	os.Exit(checkNoLeaks(m, os.Stderr, 5*time.Second))
 }
 
-func checkNoLeaks(m interface{ Run() int }) int {
+func checkNoLeaks(m interface{ Run() int }, w io.Writer, grace time.Duration) int {
 	before, err := Children()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "envtest: cannot list processes, leak check off:", err)
+		fmt.Fprintln(w, "envtest: cannot list processes, leak check off:", err)
 		return m.Run()
 	}
 	code := m.Run()
-	leaked, err := Leaked(context.Background(), before, 5*time.Second)
+	leaked, err := Leaked(context.Background(), before, grace)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "envtest: leak check failed:", err)
+		fmt.Fprintln(w, "envtest: leak check failed:", err)
 		return 1
 	}
 	if len(leaked) > 0 {
-		fmt.Fprintf(os.Stderr, "envtest: %d process(es) edkit started are still alive after the tests:\n", len(leaked))
+		fmt.Fprintf(w, "envtest: %d process(es) edkit started are still alive after the tests:\n", len(leaked))
 		for _, p := range leaked {
-			fmt.Fprintln(os.Stderr, "  ", p)
+			fmt.Fprintln(w, "  ", p)
 		}
 		if code == 0 {
 			code = 1

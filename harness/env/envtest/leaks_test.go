@@ -2,6 +2,7 @@ package envtest
 
 import (
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,8 +57,12 @@ func TestCheckNoLeaks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := checkNoLeaks(fakeM(func() int { return tt.run(t) })); got != tt.want {
-				t.Fatalf("checkNoLeaks = %d, want %d", got, tt.want)
+			var out strings.Builder
+			if got := checkNoLeaks(fakeM(func() int { return tt.run(t) }), &out, 200*time.Millisecond); got != tt.want {
+				t.Fatalf("checkNoLeaks = %d, want %d (output %q)", got, tt.want, out.String())
+			}
+			if tt.want == 1 && !strings.Contains(out.String(), "sleep 60") {
+				t.Errorf("report %q does not name the leaked process", out.String())
 			}
 		})
 	}

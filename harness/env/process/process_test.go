@@ -1,10 +1,12 @@
 package process_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -53,7 +55,8 @@ func TestProvider(t *testing.T) {
 }
 
 func testLifecycle(t *testing.T, kind env.Kind) {
-	p := process.New()
+	var logs bytes.Buffer
+	p := process.New(process.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), process.Verbose())
 	if err := p.Supports(kind); err != nil {
 		t.Skipf("cannot run %s here: %v", kind, err)
 	}
@@ -63,6 +66,9 @@ func testLifecycle(t *testing.T, kind env.Kind) {
 		env.WithProvider(p), env.OnReady(func(name string, took time.Duration) { t.Logf("%s ready in %v", name, took) }))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=INFO msg=\"process: ready\"") || !strings.Contains(logs.String(), "took=") {
+		t.Errorf("verbose log lacks the start-up time: %q", logs.String())
 	}
 	comp := e.Component(string(kind))
 	in := comp.(*process.Instance)
@@ -81,7 +87,7 @@ func testLifecycle(t *testing.T, kind env.Kind) {
 	}
 	if u, err := url.Parse(ep.URL); err != nil {
 		t.Errorf("endpoint URL does not parse: %v", err)
-	} else if pw, ok := u.User.Password(); ok && strings.Contains(ep.Redacted(), pw) {
+	} else if pw, ok := u.User.Password(); ok && strings.Contains(ep.Redacted(), ":"+pw+"@") {
 		t.Errorf("Redacted %q shows the password", ep.Redacted())
 	}
 	t.Logf("%s at %s, started in %v", kind, ep.Redacted(), in.StartupTime())
@@ -177,9 +183,9 @@ func testLifecycle(t *testing.T, kind env.Kind) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs, _ := io.ReadAll(rc)
+	serverLog, _ := io.ReadAll(rc)
 	rc.Close()
-	if len(logs) == 0 {
+	if len(serverLog) == 0 {
 		t.Error("empty server log")
 	}
 
@@ -436,4 +442,29 @@ func orphansMentioning(t *testing.T, dir string) []envtest.Proc {
 		}
 	}
 	return out
+}
+
+// TestCloseWhilePaused: Close thaws a frozen server before stopping it, so
+// nothing is left stopped forever.
+func TestCloseWhilePaused(t *testing.T) {
+	p := process.New()
+	if err := p.Supports(env.KindRedis); err != nil {
+		t.Skipf("cannot run redis here: %v", err)
+	}
+	in, err := p.StartInstance(t.Context(), env.ComponentSpec{Kind: env.KindRedis, Provider: env.Process})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Pause(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(t.Context()); err != nil {
+		t.Fatalf("Close of a paused server: %v", err)
+	}
+	if _, err := os.Stat(in.Dir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temp dir still there: %v", err)
+	}
+	if err := in.Pause(t.Context()); !errors.Is(err, env.ErrClosed) {
+		t.Errorf("Pause after Close: %v, want env.ErrClosed", err)
+	}
 }
