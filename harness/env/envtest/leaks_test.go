@@ -10,7 +10,7 @@ import (
 // sleeper starts a process and returns it with a func that kills and reaps it.
 func sleeper(t *testing.T) (*exec.Cmd, func()) {
 	t.Helper()
-	cmd := exec.Command("sleep", "60")
+	cmd := exec.CommandContext(t.Context(), "sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Skipf("cannot start sleep: %v", err)
 	}
@@ -53,7 +53,7 @@ func TestCheckNoLeaks(t *testing.T) {
 	}{
 		{"clean run passes", func(*testing.T) int { return 0 }, 0},
 		{"failing run keeps its code", func(*testing.T) int { return 2 }, 2},
-		{"a leaked process fails the run", func(t *testing.T) int { sleeper(t); return 0 }, 1},
+		{"a leaked process fails the run", func(t *testing.T) int { t.Helper(); sleeper(t); return 0 }, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -119,7 +119,9 @@ func (in *Instance) create(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("process: start %s (%s): %w%s", in.name, in.kind, err, in.logTail())
-			in.teardown()
+			if terr := in.teardown(); terr != nil {
+				err = errors.Join(err, terr)
+			}
 		}
 	}()
 	if in.cred, err = credentialFor(in.srv.users()); err != nil {
@@ -160,11 +162,16 @@ func (in *Instance) chown() error {
 	if in.cred == nil {
 		return nil
 	}
-	return filepath.WalkDir(in.dir, func(path string, _ fs.DirEntry, err error) error {
+	root, err := os.OpenRoot(in.dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = root.Close() }()
+	return fs.WalkDir(root.FS(), ".", func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(path, int(in.cred.Uid), int(in.cred.Gid))
+		return root.Lchown(path, int(in.cred.Uid), int(in.cred.Gid))
 	})
 }
 
@@ -261,11 +268,12 @@ func (c *child) exited() bool {
 // spawn starts cmd in its own process group, dying with us, as the
 // server's user, with output appended to the instance log.
 func (in *Instance) spawn(cmd *exec.Cmd) (*child, error) {
-	logf, err := os.OpenFile(in.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(in.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	// The child holds its own copy of the descriptor.
+	defer func() { _ = logf.Close() }()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if cmd.Dir == "" {
 		cmd.Dir = in.dir
@@ -323,9 +331,9 @@ func (in *Instance) waitReady(ctx context.Context, c *child) error {
 		}
 		select {
 		case <-c.done:
-			return fmt.Errorf("%w before it was ready (%v)", ErrExited, c.err)
+			return fmt.Errorf("%w before it was ready: %w", ErrExited, c.err)
 		case <-ctx.Done():
-			return fmt.Errorf("not ready: %w (last probe: %v)", ctx.Err(), last)
+			return fmt.Errorf("not ready: %w (last probe: %w)", ctx.Err(), last)
 		case <-tick.C:
 		}
 	}
@@ -337,7 +345,7 @@ func (in *Instance) logTail() string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	const max = 3000
 	if st, err := f.Stat(); err == nil && st.Size() > max {
 		_, _ = f.Seek(st.Size()-max, io.SeekStart)
@@ -534,7 +542,7 @@ func credentialFor(names []string) (*syscall.Credential, error) {
 // freePorts reserves n distinct free loopback ports. They are released
 // before the server binds them, so a race with another program is
 // possible but unlikely.
-func freePorts(n int) ([]int, error) {
+func freePorts(ctx context.Context, n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -543,7 +551,8 @@ func freePorts(n int) ([]int, error) {
 	}()
 	ports := make([]int, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("process: free port: %w", err)
 		}

@@ -23,8 +23,8 @@ type natsServer struct {
 
 func (n *natsServer) users() []string { return []string{"nats"} }
 
-func (n *natsServer) prepare(_ context.Context, s *setup) error {
-	ports, err := freePorts(1)
+func (n *natsServer) prepare(ctx context.Context, s *setup) error {
+	ports, err := freePorts(ctx, 1)
 	if err != nil {
 		return err
 	}
@@ -33,6 +33,7 @@ func (n *natsServer) prepare(_ context.Context, s *setup) error {
 }
 
 func (n *natsServer) command() *exec.Cmd {
+	//nolint:gosec,noctx // G204: bin is the resolved nats-server, the arguments ours; the server outlives any call's ctx and is ended by signal.
 	return exec.Command(n.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", n.dir, "-n", "edkit-"+strconv.Itoa(n.port))
 }
 

@@ -33,7 +33,7 @@ const pgUser = "edkit"
 func (p *postgresServer) users() []string { return []string{"postgres"} }
 
 func (p *postgresServer) prepare(ctx context.Context, s *setup) error {
-	ports, err := freePorts(1)
+	ports, err := freePorts(ctx, 1)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,8 @@ func (p *postgresServer) prepare(ctx context.Context, s *setup) error {
 	}
 	// --no-sync: initdb's own fsyncs cost seconds and protect against an
 	// OS crash, which a test instance does not survive anyway.
-	err = s.run(ctx, exec.Command(p.initdb, "-D", p.data, "-U", pgUser, "--pwfile="+pwfile,
+	//nolint:gosec // G204: initdb is the resolved binary, the arguments ours.
+	err = s.run(ctx, exec.CommandContext(ctx, p.initdb, "-D", p.data, "-U", pgUser, "--pwfile="+pwfile,
 		"--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C", "--no-sync"))
 	_ = os.Remove(pwfile)
 	return err
@@ -66,6 +67,7 @@ func (p *postgresServer) command() *exec.Cmd {
 	if !p.durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
+	//nolint:gosec,noctx // G204: postgres is the resolved binary, the arguments ours; the server outlives any call's ctx and is ended by signal.
 	return exec.Command(p.postgres, args...)
 }
 
@@ -83,7 +85,7 @@ func (p *postgresServer) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close(context.Background())
+	defer func() { _ = c.Close(context.Background()) }()
 	var one int
 	if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return err

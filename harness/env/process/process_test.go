@@ -54,7 +54,8 @@ func TestProvider(t *testing.T) {
 	})
 }
 
-func testLifecycle(t *testing.T, kind env.Kind) {
+// testLifecycle is the whole life of one kind's instance.
+func testLifecycle(t *testing.T, kind env.Kind) { //nolint:thelper // the test body itself; failures should point here
 	var logs bytes.Buffer
 	p := process.New(process.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), process.Verbose())
 	if err := p.Supports(kind); err != nil {
@@ -184,7 +185,7 @@ func testLifecycle(t *testing.T, kind env.Kind) {
 		t.Fatal(err)
 	}
 	serverLog, _ := io.ReadAll(rc)
-	rc.Close()
+	_ = rc.Close()
 	if len(serverLog) == 0 {
 		t.Error("empty server log")
 	}
@@ -341,7 +342,7 @@ func dialRabbit(_ context.Context, ep env.Endpoint) (client, error) {
 	}
 	ch, err := conn.Channel()
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, err
 	}
 	return rabbitClient{conn, ch}, nil

@@ -133,7 +133,10 @@ func (p *Provider) lookup(name string) (string, error) {
 		candidates = append(candidates, "/usr/lib/rabbitmq/bin/rabbitmq-server")
 		candidates = append(candidates, globNewest("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server")...)
 	case "initdb", "postgres":
-		if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, "pg_config", "--bindir").Output()
+		cancel()
+		if err == nil {
 			candidates = append(candidates, filepath.Join(strings.TrimSpace(string(out)), name))
 		}
 		candidates = append(candidates, globNewest("/usr/lib/postgresql/*/bin/"+name)...)

@@ -33,8 +33,8 @@ type rabbitServer struct {
 
 func (r *rabbitServer) users() []string { return []string{"rabbitmq"} }
 
-func (r *rabbitServer) prepare(_ context.Context, s *setup) error {
-	ports, err := freePorts(3)
+func (r *rabbitServer) prepare(ctx context.Context, s *setup) error {
+	ports, err := freePorts(ctx, 3)
 	if err != nil {
 		return err
 	}
@@ -52,12 +52,12 @@ func (r *rabbitServer) prepare(_ context.Context, s *setup) error {
 		"rabbitmq-env.conf": "# edkit: the system's /etc/rabbitmq/rabbitmq-env.conf must not apply\n",
 	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(content), 0o600); err != nil {
 			return err
 		}
 	}
 	for _, d := range []string{"mnesia", "log"} {
-		if err := os.Mkdir(filepath.Join(s.dir, d), 0o755); err != nil {
+		if err := os.Mkdir(filepath.Join(s.dir, d), 0o750); err != nil {
 			return err
 		}
 	}
@@ -69,6 +69,7 @@ func (r *rabbitServer) epmdEnv() []string {
 }
 
 func (r *rabbitServer) command() *exec.Cmd {
+	//nolint:gosec,noctx // G204: bin is the resolved rabbitmq-server script; the server outlives any call's ctx and is ended by signal.
 	cmd := exec.Command(r.bin)
 	cmd.Env = append(r.epmdEnv(),
 		"RABBITMQ_NODENAME="+r.node,
@@ -111,6 +112,7 @@ func (r *rabbitServer) endpoint() env.Endpoint {
 }
 
 func (r *rabbitServer) sidecars() []*exec.Cmd {
+	//nolint:gosec,noctx // G204: epmd is the resolved binary, the arguments ours; it lives as long as the instance and is killed on Close.
 	cmd := exec.Command(r.epmd, "-port", strconv.Itoa(r.ports[2]), "-address", "127.0.0.1")
 	cmd.Env = r.epmdEnv()
 	return []*exec.Cmd{cmd}

@@ -25,8 +25,8 @@ type redisServer struct {
 
 func (r *redisServer) users() []string { return []string{"redis"} }
 
-func (r *redisServer) prepare(_ context.Context, s *setup) error {
-	ports, err := freePorts(1)
+func (r *redisServer) prepare(ctx context.Context, s *setup) error {
+	ports, err := freePorts(ctx, 1)
 	if err != nil {
 		return err
 	}
@@ -39,10 +39,13 @@ func (r *redisServer) prepare(_ context.Context, s *setup) error {
 		conf += "appendonly no\nsave \"\"\n"
 	}
 	r.conf = filepath.Join(s.dir, "redis.conf")
-	return os.WriteFile(r.conf, []byte(conf), 0o644)
+	return os.WriteFile(r.conf, []byte(conf), 0o600)
 }
 
-func (r *redisServer) command() *exec.Cmd { return exec.Command(r.bin, r.conf) }
+func (r *redisServer) command() *exec.Cmd {
+	//nolint:gosec,noctx // G204: bin is the resolved redis-server, the argument our config; the server outlives any call's ctx and is ended by signal.
+	return exec.Command(r.bin, r.conf)
+}
 
 func (r *redisServer) stopSignal() syscall.Signal { return syscall.SIGTERM }
 
@@ -50,7 +53,7 @@ func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port)
 
 func (r *redisServer) probe(ctx context.Context) error {
 	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1, DialTimeout: 0})
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	return c.Ping(ctx).Err()
 }
 
