@@ -9,10 +9,12 @@ build:
 	$(GO) build ./...
 	$(GO) build -o bin/edload ./cmd/edload
 
-# The README's test command; .ci/run calls it. -race everywhere, one timeout.
-test:
+# The README's test command; .ci/run calls it. It installs what the tests
+# need first (deps, images: both idempotent and quick when already done),
+# so it works on a fresh machine. -race everywhere, one timeout.
+test: deps images
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 
 lint: vet
 	@command -v golangci-lint >/dev/null 2>&1 || { echo "golangci-lint not installed; ran go vet only"; exit 0; }; golangci-lint run
@@ -23,12 +25,25 @@ vet:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-# Debian packages for the process provider (later issues); idempotent.
+# Debian packages the process provider runs and `make images` needs;
+# installs only what is missing. Services are never started by it: the
+# tests run their own instances on free loopback ports.
+DEB_PACKAGES := rabbitmq-server redis-server postgresql nats-server debootstrap
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
-	@echo "embedded default needs nothing beyond Go"
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; else \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
+# Local container images, built offline from Debian packages and edkit's own
+# binaries; skips images whose recipe did not change.
 images:
-	@echo "no local images are needed by the embedded default yet"
+	harness/env/container/images/build.sh
 
 # The main job: 20 s of open-loop load through the shop on embedded Kafka,
 # with the duplicate/delay fault on and inbox dedup on. Exits 0 when every
