@@ -64,7 +64,7 @@ func NewKafkaCluster(cfg KafkaConfig) (*kfake.Cluster, error) {
 			byPort[strconv.Itoa(p)] = cfg.Advertise[i]
 		}
 		opts = append(opts, kfake.ListenFn(func(network, address string) (net.Listener, error) {
-			ln, err := net.Listen(network, address)
+			ln, err := (&net.ListenConfig{}).Listen(context.Background(), network, address)
 			if err != nil {
 				return nil, err
 			}
@@ -170,7 +170,7 @@ func freePorts(n int) ([]int, error) {
 	}()
 	ports := make([]int, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}

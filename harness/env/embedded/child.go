@@ -69,7 +69,9 @@ type childRunner struct {
 }
 
 func (r *childRunner) start(ctx context.Context) error {
-	cmd := exec.Command(r.bin, r.args()...) //nolint:gosec // our own broker binary with our own arguments
+	// Not CommandContext: the broker must outlive the Start call's ctx;
+	// stop, kill and Pdeathsig end it.
+	cmd := exec.Command(r.bin, r.args()...) //nolint:gosec,noctx // our own broker binary with our own arguments
 	cmd.SysProcAttr = sysProcAttr()
 	rw := &readyWriter{logs: r.logs, ready: make(chan struct{})}
 	cmd.Stdout = rw
@@ -96,7 +98,7 @@ func (r *childRunner) start(ctx context.Context) error {
 	select {
 	case <-rw.ready:
 	case <-exited:
-		return fail(fmt.Errorf("edkit-broker exited before ready: %v", r.waitErr()))
+		return fail(fmt.Errorf("edkit-broker exited before ready: %w", r.waitErr()))
 	case <-ctx.Done():
 		return fail(fmt.Errorf("edkit-broker not ready: %w", ctx.Err()))
 	}
@@ -286,7 +288,7 @@ func builtBroker(ctx context.Context) (string, error) {
 	tmp := out + ".tmp-" + strconv.Itoa(os.Getpid())
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "./cmd/edkit-broker")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "./cmd/edkit-broker") //nolint:gosec // builds edkit's own package into our cache dir
 	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)

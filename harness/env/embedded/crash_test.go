@@ -29,7 +29,7 @@ func TestCrashedParentTakesChildAlong(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashedParentTakesChildAlong$") //nolint:gosec // this test binary
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashedParentTakesChildAlong$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {

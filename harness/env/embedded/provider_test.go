@@ -152,6 +152,7 @@ func TestProvider(t *testing.T) {
 // exercise starts spec, round-trips one message with the real client, and
 // then checks every capability the handle claims.
 func exercise(t *testing.T, spec env.ComponentSpec, child bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	began := time.Now()
@@ -225,7 +226,7 @@ func exercise(t *testing.T, spec env.ComponentSpec, child bool) {
 				return errors.New("publish to a paused broker succeeded")
 			}
 			if took := time.Since(began); took < 900*time.Millisecond {
-				return fmt.Errorf("publish failed after %v (%v), want a stall until the deadline", took, err)
+				return fmt.Errorf("publish failed after %v (%w), want a stall until the deadline", took, err)
 			}
 			return nil
 		})

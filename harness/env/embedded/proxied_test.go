@@ -79,12 +79,12 @@ func TestProxiedKafkaAdvertisesProxy(t *testing.T) {
 				err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("v")})
 				return time.Since(began), err
 			}
-			base, err := produce(10 * time.Second)
-			if err != nil {
+			if _, err := produce(10 * time.Second); err != nil {
 				t.Fatalf("produce through the proxy: %v", err)
 			}
 			// A second produce on warm connections is the baseline.
-			if base, err = produce(10 * time.Second); err != nil {
+			base, err := produce(10 * time.Second)
+			if err != nil {
 				t.Fatal(err)
 			}
 

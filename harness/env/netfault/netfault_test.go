@@ -14,7 +14,7 @@ import (
 // echo starts a line echo server on loopback and returns its address.
 func echo(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func echo(t *testing.T) string {
 // roundTrip dials addr, sends one line and waits up to wait for the echo.
 func roundTrip(addr string, wait time.Duration) (time.Duration, error) {
 	began := time.Now()
-	c, err := net.DialTimeout("tcp", addr, wait)
+	c, err := (&net.Dialer{Timeout: wait}).DialContext(context.Background(), "tcp", addr)
 	if err != nil {
 		return 0, err
 	}
@@ -137,7 +137,7 @@ func TestToxics(t *testing.T) {
 
 func TestPartitionHeal(t *testing.T) {
 	p := front(t)
-	c, err := net.Dial("tcp", p.Addr())
+	c, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
