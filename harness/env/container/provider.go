@@ -83,11 +83,7 @@ type Provider struct {
 // (see the package doc) and, the first time it reaches Docker, removes
 // containers left by edkit processes of this host that are gone.
 func New(opts ...Option) *Provider {
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		// testcontainers reads its configuration once per process, on
-		// first use: this must happen before any container is made.
-		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	}
+	Prepare()
 	host, _ := os.Hostname()
 	p := &Provider{
 		local:        os.Getenv(ImagesEnv) == "local",
@@ -101,6 +97,34 @@ func New(opts ...Option) *Provider {
 	}
 	p.sweep(context.Background())
 	return p
+}
+
+// Prepare configures testcontainers-go for edkit, unless the variables are
+// already set: TESTCONTAINERS_RYUK_DISABLED=true (the reaper's image is
+// usually absent offline; Close and New's sweep remove containers instead)
+// and TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 (containers are reached only
+// through ports published on loopback, never a detected gateway address).
+// testcontainers-go v0.40.0 reads its configuration once per process, on
+// first use (a Docker client, a container), so a program that touches
+// testcontainers before New must call Prepare first; New calls it too.
+func Prepare() {
+	for k, v := range map[string]string{
+		"TESTCONTAINERS_RYUK_DISABLED":  "true",
+		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
+	} {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+}
+
+// reaperProblem explains a Ryuk reaper that is still enabled because
+// testcontainers read its configuration before DisableReaper ran.
+func reaperProblem() error {
+	if testcontainers.ReadConfig().RyukDisabled {
+		return nil
+	}
+	return errors.New("container: the Ryuk reaper is enabled (testcontainers read its configuration before container.New; call container.Prepare first, or set TESTCONTAINERS_RYUK_DISABLED=true)")
 }
 
 // Name is env.Container.
@@ -226,6 +250,9 @@ func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Compo
 	if err := p.Supports(spec.Kind); err != nil && spec.Image == "" {
 		return nil, err
 	}
+	if err := reaperProblem(); err != nil {
+		return nil, err
+	}
 	var last error
 	// A free port can be taken between choosing and binding it: try again
 	// with another.
@@ -269,10 +296,9 @@ func (p *Provider) start(ctx context.Context, r recipe, spec env.ComponentSpec) 
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)}}}
 		},
-		WaitingFor: wait.ForAll(
-			wait.ForListeningPort(port).SkipInternalCheck(),
-			readyStrategy{r: r, ep: ep},
-		).WithDeadline(p.startTimeout),
+		// Readiness is the protocol's own handshake through 127.0.0.1
+		// (testcontainers' port check would dial its detected host).
+		WaitingFor: &readyStrategy{r: r, ep: ep},
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: req,
@@ -311,6 +337,9 @@ type readyStrategy struct {
 }
 
 // WaitUntilReady pings until the handshake succeeds or ctx ends.
-func (s readyStrategy) WaitUntilReady(ctx context.Context, _ wait.StrategyTarget) error {
+func (s *readyStrategy) WaitUntilReady(ctx context.Context, _ wait.StrategyTarget) error {
 	return waitReady(ctx, s.r, s.ep)
 }
+
+// String names the strategy in testcontainers' log lines.
+func (s *readyStrategy) String() string { return "protocol handshake at " + s.ep.Redacted() }
