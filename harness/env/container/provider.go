@@ -109,7 +109,7 @@ func New(opts ...Option) *Provider {
 // testcontainers before New must call Prepare first; New calls it too.
 func Prepare() {
 	for k, v := range map[string]string{
-		"TESTCONTAINERS_RYUK_DISABLED":  "true",
+		"TESTCONTAINERS_RYUK_DISABLED": "true",
 		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
 	} {
 		if os.Getenv(k) == "" {
