@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/env/container"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/harness/env/external"
 	"github.com/edkit-dev/edkit/harness/env/process"
 )
@@ -13,6 +14,7 @@ import (
 // (edkit's offline images from `make images`).
 func providers() []env.StartOption {
 	return []env.StartOption{
+		env.WithProvider(embedded.New()),
 		env.WithProvider(process.New()),
 		env.WithProvider(container.New()),
 		env.WithProvider(external.New()),

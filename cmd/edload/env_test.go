@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildEdload builds the real binary: env up re-executes itself as the
+// daemon, which a test binary cannot stand in for.
+func buildEdload(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "edload")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runBin(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	// Not t.Context(): cleanups run env down after it is cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok { //nolint:errorlint // exec returns it unwrapped
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return out.String(), code
+}
+
+func reachable(ctx context.Context, addr string) bool {
+	c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// TestEnvUpDown brings up all five brokers in the background, checks every
+// endpoint answers, then takes them down and checks nothing answers and the
+// state file is gone.
+func TestEnvUpDown(t *testing.T) {
+	bin := buildEdload(t)
+	state := filepath.Join(t.TempDir(), "env.json")
+	out, code := runBin(t, bin, "env", "up", "--state", state, "../../harness/env/testdata/all.yaml")
+	if code != exitOK {
+		t.Fatalf("env up exit %d:\n%s", code, out)
+	}
+	t.Cleanup(func() { runBin(t, bin, "env", "down", "--state", state) })
+	st, err := readState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Components) != 5 {
+		t.Fatalf("%d components in state, want 5:\n%s", len(st.Components), out)
+	}
+	var addrs []string
+	for _, c := range st.Components {
+		if !strings.Contains(out, c.Name) || !strings.Contains(out, c.Redacted) {
+			t.Errorf("env up output does not show %s at %s:\n%s", c.Name, c.Redacted, out)
+		}
+		if strings.Contains(out, "guest:guest") {
+			t.Errorf("env up printed a password:\n%s", out)
+		}
+		addr := ""
+		if len(c.Addrs) > 0 {
+			addr = c.Addrs[0]
+		}
+		if addr == "" || !reachable(t.Context(), addr) {
+			t.Errorf("%s (%s) does not answer at %q", c.Name, c.Kind, addr)
+		}
+		addrs = append(addrs, addr)
+	}
+	if _, code := runBin(t, bin, "env", "up", "--state", state, "../../harness/env/testdata/all.yaml"); code != exitUsage {
+		t.Errorf("a second env up exited %d, want %d (already up)", code, exitUsage)
+	}
+
+	out, code = runBin(t, bin, "env", "down", "--state", state)
+	if code != exitOK || !strings.Contains(out, "5 components stopped") {
+		t.Fatalf("env down exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file still there after down: %v", err)
+	}
+	for _, a := range addrs {
+		if reachable(t.Context(), a) {
+			t.Errorf("%s still answers after env down", a)
+		}
+	}
+	if alive(st.PID) {
+		t.Errorf("daemon %d still alive after env down", st.PID)
+	}
+	out, code = runBin(t, bin, "env", "down", "--state", state)
+	if code != exitOK || !strings.Contains(out, "no environment is up") {
+		t.Errorf("second env down exit %d:\n%s", code, out)
+	}
+}
+
+func TestEnvUpBadSpec(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("components:\n  - {kind: zookeeper, provider: embedded}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := execute(t.Context(), []string{"env", "up", "--state", filepath.Join(t.TempDir(), "s.json"), bad}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "bad.yaml:2:12") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
+	}
+}
