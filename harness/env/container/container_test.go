@@ -107,6 +107,7 @@ func TestProvider(t *testing.T) {
 }
 
 func testKind(t *testing.T, p *edc.Provider, kind env.Kind, d driver) {
+	t.Helper()
 	ctx := t.Context()
 	spec := env.Spec{Components: []env.ComponentSpec{{Kind: kind, Provider: env.Container, Durable: true}}}
 	var took time.Duration
@@ -262,6 +263,7 @@ func testKind(t *testing.T, p *edc.Provider, kind env.Kind, d driver) {
 }
 
 func dumpLogs(t *testing.T, c env.Component) {
+	t.Helper()
 	ls, ok := c.(env.LogSource)
 	if !ok {
 		return

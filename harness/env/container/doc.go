@@ -19,7 +19,10 @@
 // run) and never touches other containers.
 //
 // The Ryuk reaper of testcontainers is disabled (its image is usually not
-// available offline): New sets TESTCONTAINERS_RYUK_DISABLED=true unless the
-// variable is already set, and every handle removes its container (and its
-// anonymous volumes) on Close.
+// available offline): New (through Prepare) sets
+// TESTCONTAINERS_RYUK_DISABLED=true and TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
+// unless they are already set, and every handle removes its container (and
+// its anonymous volumes) on Close. A partition is a docker network
+// disconnect: through Docker's userland proxy, clients see refused and
+// reset connections rather than silent drops.
 package container

@@ -228,8 +228,8 @@ func alive(pid int) bool {
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
@@ -270,7 +270,7 @@ func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Compo
 }
 
 func (p *Provider) start(ctx context.Context, r recipe, spec env.ComponentSpec) (*Component, error) {
-	hostPort, err := freePort()
+	hostPort, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("edkit/redis:local is missing — run `make images` first: %v", err)
 	}
 	// A pid that is surely dead: a child that has exited and been reaped.
-	child := exec.Command("true")
+	child := exec.CommandContext(ctx, "true")
 	if err := child.Run(); err != nil {
 		t.Fatal(err)
 	}

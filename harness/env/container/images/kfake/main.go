@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -47,7 +48,7 @@ func run() error {
 		// kfake listens on 127.0.0.1 and advertises its listener's address:
 		// listen on every interface instead and report the advertised one.
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			ln, err := net.Listen(network, net.JoinHostPort("0.0.0.0", strconv.Itoa(*port)))
+			ln, err := new(net.ListenConfig).Listen(context.Background(), network, net.JoinHostPort("0.0.0.0", strconv.Itoa(*port)))
 			if err != nil {
 				return nil, err
 			}
