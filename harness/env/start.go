@@ -59,7 +59,18 @@ func Start(ctx context.Context, spec Spec, opts ...StartOption) (*Environment, e
 		go func() {
 			defer wg.Done()
 			began := time.Now()
-			comp, err := cfg.providers[c.Provider].Start(ctx, c)
+			prov := cfg.providers[c.Provider]
+			comp, err := prov.Start(ctx, c)
+			if err == nil && c.Proxied {
+				if fp, ok := prov.(FrontingProvider); !ok || !fp.FrontsProxied(c.Kind) {
+					var fronted Component
+					if fronted, err = front(ctx, comp, c); err != nil {
+						err = errors.Join(err, comp.Close(ctx))
+					} else {
+						comp = fronted
+					}
+				}
+			}
 			if err != nil {
 				startErrs[i] = fmt.Errorf("%w: %s (%s, %s): %w", ErrStart, c.Name, c.Kind, c.Provider, err)
 				return

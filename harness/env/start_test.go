@@ -120,3 +120,31 @@ func TestEndpointRedacted(t *testing.T) {
 		t.Fatalf("Redacted() = %q", got)
 	}
 }
+
+func TestProxiedByStart(t *testing.T) {
+	p := &fakeProvider{name: env.Process}
+	e, err := env.Start(t.Context(), env.Spec{Components: []env.ComponentSpec{{Kind: env.KindRedis, Provider: env.Process, Proxied: true}}},
+		env.WithProvider(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.Component("redis")
+	if c.Endpoint().Addrs[0] == "127.0.0.1:1" {
+		t.Fatal("endpoint not rewritten to the proxy")
+	}
+	if f, ok := env.As[env.Fronted](c); !ok || len(f.Fronts()) != 1 || f.Fronts()[0].Upstream() != "127.0.0.1:1" {
+		t.Fatal("proxy does not front the provider's address")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.closed) != 1 {
+		t.Fatal("closing the proxied component did not close the provider's")
+	}
+
+	_, err = env.Start(t.Context(), env.Spec{Components: []env.ComponentSpec{{Kind: env.KindKafka, Provider: env.Process, Proxied: true}}},
+		env.WithProvider(&fakeProvider{name: env.Process}))
+	if !errors.Is(err, env.ErrStart) || !strings.Contains(err.Error(), "must advertise the proxies") {
+		t.Fatalf("proxied Kafka on a provider that cannot front it: %v", err)
+	}
+}

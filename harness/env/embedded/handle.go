@@ -146,9 +146,7 @@ type Child struct {
 // Fronted is implemented by proxied handles: the netfault proxies in front
 // of the broker, one per listener, for latency, bandwidth and reset faults
 // beyond the Partitioner interface.
-type Fronted interface {
-	Fronts() []*netfault.Proxy
-}
+type Fronted = env.Fronted
 
 // fronts gives a proxied handle Partition, Heal and Fronts.
 type fronts struct{ ps []*netfault.Proxy }

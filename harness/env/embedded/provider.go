@@ -56,6 +56,12 @@ func (p *Provider) Supports(kind env.Kind) error {
 	return fmt.Errorf("%w: %s (embedded runs kafka and nats)", ErrUnsupported, kind)
 }
 
+// FrontsProxied is true for every kind: the provider fronts its brokers
+// itself, so that Kafka advertises the proxies' addresses.
+func (p *Provider) FrontsProxied(env.Kind) bool { return true }
+
+var _ env.FrontingProvider = (*Provider)(nil)
+
 // settings are a spec's parsed options.
 type settings struct {
 	child      bool

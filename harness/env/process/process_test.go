@@ -469,3 +469,59 @@ func TestCloseWhilePaused(t *testing.T) {
 		t.Errorf("Pause after Close: %v, want env.ErrClosed", err)
 	}
 }
+
+// TestProxiedProcess fronts a process-provider Redis with env.Start's own
+// proxy: the endpoint is the proxy, a partition cuts the client off, a heal
+// lets it back, and the provider's capabilities are still found through As.
+func TestProxiedProcess(t *testing.T) {
+	if err := process.New().Supports(env.KindRedis); err != nil {
+		t.Skipf("redis-server cannot run here: %v", err)
+	}
+	ctx := t.Context()
+	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{{Kind: env.KindRedis, Provider: env.Process, Proxied: true}}},
+		env.WithProvider(process.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	c := e.Component("redis")
+	inner, ok := c.(env.Wrapper)
+	if !ok {
+		t.Fatal("proxied component does not wrap the provider's")
+	}
+	if got, direct := c.Endpoint().Addrs[0], inner.Unwrap().Endpoint().Addrs[0]; got == direct {
+		t.Fatalf("endpoint %s is not the proxy", got)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: c.Endpoint().Addrs[0], MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("ping through the proxy: %v", err)
+	}
+	part, ok := env.As[env.Partitioner](c)
+	if !ok {
+		t.Fatal("proxied component is not a Partitioner")
+	}
+	if err := part.Partition(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Ping(ctx).Err(); err == nil {
+		t.Fatal("ping succeeded through a partitioned proxy")
+	}
+	if err := part.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("ping after heal: %v", err)
+	}
+	if _, ok := env.As[env.Killer](c); !ok {
+		t.Fatal("As does not find the provider's Killer behind the proxy")
+	}
+	if _, ok := c.(env.Killer); ok {
+		t.Fatal("the wrapper itself claims Killer")
+	}
+}
