@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ type stateComponent struct {
 	Addrs    []string `json:"addrs,omitempty"`
 	URL      string   `json:"url,omitempty"`
 	Redacted string   `json:"redacted"`
+	// StartupMS is how long the component took to answer its protocol.
+	StartupNS int64 `json:"startup_ns"`
 }
 
 const defaultStateFile = ".edkit/env.json"
@@ -197,7 +200,8 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 		}
 		fmt.Fprintf(stdout, "environment up (pid %d, state %s):\n", s.PID, statePath)
 		for _, c := range s.Components {
-			fmt.Fprintf(stdout, "  %-12s %-9s %-9s %s\n", c.Name, c.Kind, c.Provider, c.Redacted)
+			fmt.Fprintf(stdout, "  %-12s %-9s %-9s %-7s %s\n", c.Name, c.Kind, c.Provider,
+				time.Duration(c.StartupNS).Round(100*time.Microsecond).String(), c.Redacted)
 		}
 		fmt.Fprintln(stdout, "run 'edload env down' to stop and remove it")
 		return nil
@@ -217,7 +221,14 @@ func envServe(specPath, statePath string) error {
 	if err := writeState(statePath, st); err != nil {
 		return err
 	}
-	e, err := env.Start(ctx, spec, providers()...)
+	var mu sync.Mutex
+	took := map[string]time.Duration{}
+	opts := append(providers(), env.OnReady(func(name string, d time.Duration) {
+		mu.Lock()
+		took[name] = d
+		mu.Unlock()
+	}))
+	e, err := env.Start(ctx, spec, opts...)
 	if err != nil {
 		st.Status, st.Error = "failed", err.Error()
 		_ = writeState(statePath, st)
@@ -226,7 +237,8 @@ func envServe(specPath, statePath string) error {
 	for _, c := range e.Components() {
 		ep := c.Endpoint()
 		st.Components = append(st.Components, stateComponent{Name: c.Name(), Kind: string(c.Kind()),
-			Provider: string(c.Provider()), Addrs: ep.Addrs, URL: ep.URL, Redacted: ep.Redacted()})
+			Provider: string(c.Provider()), Addrs: ep.Addrs, URL: ep.URL, Redacted: ep.Redacted(),
+			StartupNS: took[c.Name()].Nanoseconds()})
 	}
 	st.Status = "ready"
 	if err := writeState(statePath, st); err != nil {
