@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -121,4 +122,58 @@ func TestEnvUpBadSpec(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut.String(), "bad.yaml:2:12") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
 	}
+}
+
+// TestInterruptExits130 sends Ctrl-C to a running load and expects edload
+// to clean up and exit 130 promptly.
+func TestInterruptExits130(t *testing.T) {
+	bin := buildEdload(t)
+	cmd := exec.CommandContext(t.Context(), bin, "run", "--duration", "60s", "--rate", "50", "--out", t.TempDir())
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "load on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the load never started:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("edload did not stop within 20 s of Ctrl-C:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitInterrupted, out.String())
+	}
+	if !strings.Contains(out.String(), "interrupted") {
+		t.Fatalf("no interruption message:\n%s", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a child writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
