@@ -2,6 +2,7 @@ package record
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -69,12 +70,7 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	}
 	b.mu.Unlock()
 	err := b.Bus.Publish(ctx, out...)
-	typ := history.OK
-	if err != nil {
-		// Only a broker refusal we can trust is a Fail; anything else may
-		// have reached the broker, so it is Info (outcome unknown).
-		typ = history.Info
-	}
+	typ := publishOutcome(err, len(out))
 	for _, inv := range invokes {
 		op := inv
 		op.Type = typ
@@ -156,4 +152,21 @@ func Effect(ctx context.Context, rec *history.Recorder, name string) {
 		op.Error = "effect outside a message handler"
 	}
 	rec.Record(op)
+}
+
+// publishOutcome classifies a publish error: Fail only when the message
+// surely did not reach the broker — a single message refused with an error
+// the backend does not mark as outcome-unknown, and no cancellation — and
+// Info otherwise. A batch that failed may have been written in part, so it
+// is Info for every message in it.
+func publishOutcome(err error, n int) history.Type {
+	switch {
+	case err == nil:
+		return history.OK
+	case n == 1 && !errors.Is(err, bus.ErrOutcomeUnknown) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		return history.Fail
+	default:
+		return history.Info
+	}
 }
