@@ -29,6 +29,7 @@ type runFlags struct {
 	partitions int
 	quiesce    time.Duration
 	maxP99     time.Duration
+	minRate    float64
 	out        string
 	verbose    bool
 }
@@ -62,6 +63,9 @@ func (f *runFlags) validate() error {
 	}
 	if f.dupRate < 0 || f.dupRate > 1 || f.delayRate < 0 || f.delayRate > 1 {
 		errs = append(errs, errors.New("--dup-rate and --delay-rate: want fractions within [0, 1]"))
+	}
+	if f.minRate < 0 || f.minRate > 1 {
+		errs = append(errs, fmt.Errorf("--min-rate %v: want a fraction within [0, 1]", f.minRate))
 	}
 	if f.declineOne < 0 {
 		errs = append(errs, fmt.Errorf("--decline-every %d: want >= 0", f.declineOne))
@@ -137,6 +141,7 @@ order-summary read model shows the order.`,
 	fl.IntVar(&f.partitions, "partitions", 4, "partitions per Kafka topic")
 	fl.DurationVar(&f.quiesce, "quiesce-timeout", 60*time.Second, "how long to wait for in-flight orders to settle after the load")
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "fail the run when end-to-end p99 exceeds this (0: no threshold)")
+	fl.Float64Var(&f.minRate, "min-rate", 0.95, "fail the run when the achieved rate is below this fraction of --rate")
 	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml and history.jsonl")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the shop's warnings (dead-letters, retries)")
 	return cmd
