@@ -32,6 +32,12 @@ type KafkaConfig struct {
 	// a new cluster on the same dir has everything acknowledged before.
 	// Empty: memory only.
 	DataDir string
+	// ListenHost is the interface the brokers listen on; empty means
+	// 127.0.0.1 (kfake's own choice). A container sets 0.0.0.0 so the
+	// published port reaches it. Listening on an unspecified address
+	// without Advertise advertises 127.0.0.1:<port>, an address clients
+	// can dial, rather than 0.0.0.0.
+	ListenHost string
 }
 
 // NewKafkaCluster starts kfake as configured. Topic auto-creation is on,
@@ -58,17 +64,28 @@ func NewKafkaCluster(cfg KafkaConfig) (*kfake.Cluster, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir), kfake.SyncWrites())
 	}
-	if len(cfg.Advertise) > 0 {
+	if len(cfg.Advertise) > 0 || (cfg.ListenHost != "" && cfg.ListenHost != "127.0.0.1") {
 		byPort := map[string]string{}
 		for i, p := range cfg.Ports {
-			byPort[strconv.Itoa(p)] = cfg.Advertise[i]
+			switch {
+			case len(cfg.Advertise) > 0:
+				byPort[strconv.Itoa(p)] = cfg.Advertise[i]
+			case unspecified(cfg.ListenHost):
+				byPort[strconv.Itoa(p)] = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+			}
 		}
 		opts = append(opts, kfake.ListenFn(func(network, address string) (net.Listener, error) {
+			_, port, err := net.SplitHostPort(address)
+			if err != nil {
+				return nil, err
+			}
+			if cfg.ListenHost != "" {
+				address = net.JoinHostPort(cfg.ListenHost, port)
+			}
 			ln, err := (&net.ListenConfig{}).Listen(context.Background(), network, address)
 			if err != nil {
 				return nil, err
 			}
-			_, port, _ := net.SplitHostPort(address)
 			adv, ok := byPort[port]
 			if !ok {
 				return ln, nil
@@ -77,6 +94,13 @@ func NewKafkaCluster(cfg KafkaConfig) (*kfake.Cluster, error) {
 		}))
 	}
 	return kfake.NewCluster(opts...)
+}
+
+// unspecified reports whether host is 0.0.0.0, :: or similar: every
+// interface, an address clients cannot usefully be told to dial.
+func unspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // advertisingListener reports adv as its address: kfake advertises
