@@ -2,7 +2,7 @@
 # build.sh builds edkit's local container images offline: a Debian bookworm
 # base made with debootstrap from the machine's configured apt mirror (no
 # image registry is needed), thin per-broker images on top of it, and a
-# FROM scratch Kafka image of a static kfake binary.
+# FROM scratch Kafka image of a static edkit-broker binary (kfake).
 #
 # Usage: harness/env/container/images/build.sh [--force] [image...]
 #   image: base redis postgres nats rabbitmq kafka (default: all)
@@ -102,17 +102,18 @@ build_thin() {
 	docker_build "$recipe" "$tag" "$ctx"
 }
 
-# build_kafka builds a static binary of the embedded Kafka broker and puts it
-# in a FROM scratch image.
+# build_kafka builds a static cmd/edkit-broker (the embedded Kafka broker,
+# kfake) and puts it in a FROM scratch image whose entrypoint is
+# `edkit-broker kafka --listen-host 0.0.0.0 --port 9092`.
 build_kafka() {
 	local tag=edkit/kafka:local ctx recipe have pkg
 	ctx="$(mktemp -d /tmp/edkit-kafka.XXXXXX)"
 	# shellcheck disable=SC2064
 	trap "rm -rf '$ctx'" RETURN
-	pkg=./harness/env/container/images/kfake
-	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/edkit-kfake" "$pkg")
+	pkg=./cmd/edkit-broker
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/edkit-broker" "$pkg")
 	cp "$HERE/kafka/Dockerfile" "$ctx/"
-	recipe="$( (cd "$ctx" && sha256sum edkit-kfake Dockerfile) | sha)"
+	recipe="$( (cd "$ctx" && sha256sum edkit-broker Dockerfile) | sha)"
 	have="$(label_of "$tag")"
 	if [ "$FORCE" = 0 ] && [ "$have" = "$recipe" ]; then
 		log "$tag is up to date"
