@@ -26,6 +26,7 @@ func TestConformance(t *testing.T) {
 		}
 		run := time.Now().UnixNano()
 		eventstoretest.Run(t, func(t *testing.T) eventstore.Store {
+			t.Helper()
 			// Each sub-test gets its own streams on the shared server, so it
 			// sees an empty store.
 			prefix := fmt.Sprintf("edkit-%d-%s-", run, strings.ReplaceAll(t.Name(), "/", "."))
