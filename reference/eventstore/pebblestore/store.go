@@ -1,0 +1,486 @@
+package pebblestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/eventstore"
+)
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	now    func() time.Time
+	pebble func(*pebble.Options)
+}
+
+// WithNow sets the clock that stamps Envelope.Time, so tests and scenarios
+// control it (default time.Now). Stored times keep nanoseconds, not the
+// location or monotonic reading.
+func WithNow(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithPebbleOptions lets a caller tune Pebble (cache, memtable size, a
+// virtual file system in tests) before Open. Turning off the WAL would void
+// the durability promise; do not.
+func WithPebbleOptions(tune func(*pebble.Options)) Option {
+	return func(c *config) { c.pebble = tune }
+}
+
+// head is one stream's version: allocated counts appends waiting for their
+// fsync, synced only those that are durable and visible.
+type head struct {
+	allocated, synced uint64
+}
+
+// request is one append between allocation and acknowledgement.
+type request struct {
+	stream   string
+	first    uint64 // version of the first event
+	firstPos uint64 // position of the first event
+	ids      []string
+	bodies   [][]byte
+	res      eventstore.AppendResult
+	err      error
+	done     chan struct{} // closed once res/err are final
+}
+
+// pendingID locates an event ID whose append is not yet synced.
+type pendingID struct {
+	loc idLoc
+	req *request
+}
+
+// Store is a durable eventstore.Store on Pebble, safe for concurrent use.
+type Store struct {
+	db  *pebble.DB
+	now func() time.Time
+
+	mu        sync.RWMutex
+	heads     map[string]*head
+	pending   map[string]pendingID // event IDs allocated but not yet synced
+	queue     []*request           // allocated, waiting for the committer
+	allocated uint64               // last allocated position
+	synced    uint64               // last durable, visible position
+	notify    chan struct{}        // closed and replaced when synced advances
+	closed    bool
+	failed    error // set when a commit failed; appends are refused
+
+	wake          chan struct{} // wakes the committer; capacity 1
+	done          chan struct{} // closed by Close
+	committerDone chan struct{}
+	readers       sync.WaitGroup // reads and subscriptions using db
+}
+
+// Open opens (creating if needed) the store in dir and rebuilds the stream
+// heads from it. Only one process may have dir open at a time (Pebble locks it).
+func Open(dir string, opts ...Option) (*Store, error) {
+	cfg := config{now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	po := &pebble.Options{}
+	if cfg.pebble != nil {
+		cfg.pebble(po)
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:            db,
+		now:           cfg.now,
+		heads:         make(map[string]*head),
+		pending:       make(map[string]pendingID),
+		notify:        make(chan struct{}),
+		wake:          make(chan struct{}, 1),
+		done:          make(chan struct{}),
+		committerDone: make(chan struct{}),
+	}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	go s.committer()
+	return s, nil
+}
+
+// load reads the last position and every stream head, and checks that the
+// last position agrees with the end of the global log.
+func (s *Store) load() error {
+	last, err := s.getUint64(keyLast)
+	if err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixLog, UpperBound: prefixEnd(prefixLog)})
+	if err != nil {
+		return err
+	}
+	var end uint64
+	if it.Last() {
+		end = binary.BigEndian.Uint64(it.Key()[len(prefixLog):])
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if end != last {
+		return fmt.Errorf("last position %d but the log ends at %d: %w", last, end, ErrCorrupt)
+	}
+	s.allocated, s.synced = last, last
+
+	it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: prefixHead, UpperBound: prefixEnd(prefixHead)})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v := it.Value()
+		if len(v) != 8 {
+			_ = it.Close()
+			return fmt.Errorf("stream head %q: %w", it.Key(), ErrCorrupt)
+		}
+		version := binary.BigEndian.Uint64(v)
+		s.heads[string(it.Key()[len(prefixHead):])] = &head{allocated: version, synced: version}
+	}
+	return it.Close()
+}
+
+// prefixEnd is the smallest key greater than every key starting with p
+// (p's last byte is '/', never 0xff).
+func prefixEnd(p []byte) []byte {
+	e := append([]byte(nil), p...)
+	e[len(e)-1]++
+	return e
+}
+
+// getUint64 reads an 8-byte value, 0 when the key is absent.
+func (s *Store) getUint64(key []byte) (uint64, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("key %q holds %d bytes: %w", key, len(v), ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Append implements eventstore.Store. It returns once the events are synced
+// to disk. ctx is checked before the append is queued; once queued, the
+// append completes (or fails with the disk) whatever ctx does, so that the
+// caller never mistakes a durable append for a failed one.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...event.Envelope) (eventstore.AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := validate(stream, expected, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	req := &request{stream: stream, ids: make([]string, len(events)), bodies: make([][]byte, len(events)), done: make(chan struct{})}
+	for i, e := range events {
+		req.ids[i] = e.ID
+		req.bodies[i] = encodeBody(stream, e)
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return eventstore.AppendResult{}, eventstore.ErrClosed
+	}
+	if s.failed != nil {
+		s.mu.Unlock()
+		return eventstore.AppendResult{}, fmt.Errorf("%w: %w", ErrFailed, s.failed)
+	}
+	h := s.heads[stream]
+	var current uint64
+	if h != nil {
+		current = h.allocated
+	}
+	res, waits, done, err := s.retried(stream, expected, req.ids, current)
+	if done {
+		s.mu.Unlock()
+		for _, w := range waits {
+			<-w.done
+			if w.err != nil {
+				return eventstore.AppendResult{}, w.err
+			}
+		}
+		return res, err
+	}
+	if err := check(stream, expected, current); err != nil {
+		s.mu.Unlock()
+		return eventstore.AppendResult{}, err
+	}
+	if h == nil {
+		h = &head{}
+		s.heads[stream] = h
+	}
+	at := s.now()
+	req.first, req.firstPos = current+1, s.allocated+1
+	for i, id := range req.ids {
+		v, p := req.first+uint64(i), req.firstPos+uint64(i)
+		setHeader(req.bodies[i], v, at)
+		s.pending[id] = pendingID{loc: idLoc{stream: stream, version: v, position: p}, req: req}
+	}
+	n := uint64(len(events))
+	h.allocated += n
+	s.allocated += n
+	req.res = eventstore.AppendResult{NextExpected: h.allocated, Position: s.allocated}
+	s.queue = append(s.queue, req)
+	s.mu.Unlock()
+
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	<-req.done
+	if req.err != nil {
+		return eventstore.AppendResult{}, req.err
+	}
+	return req.res, nil
+}
+
+// committer group-commits: it takes every queued append, writes them as one
+// batch with one fsync, publishes the new synced position and acknowledges
+// the waiters, until the store closes and the queue is empty.
+func (s *Store) committer() {
+	defer close(s.committerDone)
+	for {
+		select {
+		case <-s.wake:
+		case <-s.done:
+		}
+		s.mu.Lock()
+		reqs := s.queue
+		s.queue = nil
+		closing := s.closed
+		s.mu.Unlock()
+		if len(reqs) > 0 {
+			s.commit(reqs)
+		}
+		if closing {
+			return // closed was set with the queue taken: nothing can follow
+		}
+	}
+}
+
+// commit writes reqs, in allocation order, as one synced batch.
+func (s *Store) commit(reqs []*request) {
+	b := s.db.NewBatch()
+	heads := make(map[string]uint64, len(reqs))
+	var last uint64
+	for _, r := range reqs {
+		sp := streamPrefix(r.stream)
+		for i, id := range r.ids {
+			v, p := r.first+uint64(i), r.firstPos+uint64(i)
+			_ = b.Set(logKey(p), r.bodies[i], nil)
+			_ = b.Set(streamKey(sp, v), be8(p), nil)
+			_ = b.Set(idKey(id), encodeIDLoc(idLoc{stream: r.stream, version: v, position: p}), nil)
+			last = p
+		}
+		heads[r.stream] = r.res.NextExpected
+	}
+	for stream, v := range heads {
+		_ = b.Set(headKey(stream), be8(v), nil)
+	}
+	_ = b.Set(keyLast, be8(last), nil)
+	err := b.Commit(pebble.Sync)
+	_ = b.Close()
+
+	s.mu.Lock()
+	if err != nil {
+		// Later appends were allocated on top of these: fail them all and
+		// refuse writes from now on.
+		err = fmt.Errorf("%w: commit: %w", ErrFailed, err)
+		s.failed = err
+		reqs = append(reqs, s.queue...)
+		s.queue = nil
+		s.mu.Unlock()
+		for _, r := range reqs {
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
+	for _, r := range reqs {
+		for _, id := range r.ids {
+			delete(s.pending, id)
+		}
+		s.heads[r.stream].synced = r.res.NextExpected
+	}
+	s.synced = last
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+	for _, r := range reqs {
+		close(r.done)
+	}
+}
+
+// validate rejects appends that can never succeed, before taking the lock.
+func validate(stream string, expected eventstore.ExpectedVersion, events []event.Envelope) error {
+	if stream == "" {
+		return fmt.Errorf("pebblestore: append: empty stream name: %w", eventstore.ErrInvalidAppend)
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("pebblestore: append %s: no events: %w", stream, eventstore.ErrInvalidAppend)
+	}
+	if expected < eventstore.StreamExists {
+		return fmt.Errorf("pebblestore: append %s: unknown expectation %d: %w", stream, int64(expected), eventstore.ErrInvalidAppend)
+	}
+	seen := make(map[string]struct{}, len(events))
+	for i, e := range events {
+		if e.ID == "" {
+			return fmt.Errorf("pebblestore: append %s: event %d has no ID: %w", stream, i, eventstore.ErrInvalidAppend)
+		}
+		if _, dup := seen[e.ID]; dup {
+			return fmt.Errorf("pebblestore: append %s: ID %q twice: %w", stream, e.ID, eventstore.ErrInvalidAppend)
+		}
+		seen[e.ID] = struct{}{}
+	}
+	return nil
+}
+
+// lookupID finds where an event ID is stored, pending or synced. The
+// caller holds mu, so an ID leaves pending only once it is in Pebble.
+func (s *Store) lookupID(id string) (idLoc, *request, bool, error) {
+	if p, ok := s.pending[id]; ok {
+		return p.loc, p.req, true, nil
+	}
+	v, closer, err := s.db.Get(idKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return idLoc{}, nil, false, nil
+	}
+	if err != nil {
+		return idLoc{}, nil, false, err
+	}
+	defer closer.Close()
+	loc, err := decodeIDLoc(v)
+	return loc, nil, err == nil, err
+}
+
+// retried recognises a retry of an earlier append, exactly as memstore
+// does. done is false for a new append. For a retry of an append that is
+// not yet synced, waits holds the requests to wait for before answering,
+// so a retry is never acknowledged before the original is durable.
+func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, ids []string, current uint64) (res eventstore.AppendResult, waits []*request, done bool, err error) {
+	locs := make([]idLoc, 0, len(ids))
+	for _, id := range ids {
+		loc, req, ok, err := s.lookupID(id)
+		if err != nil {
+			return res, nil, true, fmt.Errorf("pebblestore: append %s: look up ID %q: %w", stream, id, err)
+		}
+		if !ok {
+			continue
+		}
+		locs = append(locs, loc)
+		if req != nil && (len(waits) == 0 || waits[len(waits)-1] != req) {
+			waits = append(waits, req)
+		}
+	}
+	if len(locs) == 0 {
+		return res, nil, false, nil
+	}
+	conflict := func(why string) (eventstore.AppendResult, []*request, bool, error) {
+		return eventstore.AppendResult{}, nil, true, fmt.Errorf("pebblestore: append %s: %s: %w", stream, why, eventstore.ErrIdempotencyConflict)
+	}
+	if len(locs) < len(ids) {
+		return conflict(fmt.Sprintf("%d of %d event IDs already stored", len(locs), len(ids)))
+	}
+	first := locs[0]
+	for i, l := range locs {
+		if l.stream != stream {
+			return conflict(fmt.Sprintf("event ID %q is stored in stream %q", ids[i], l.stream))
+		}
+		if l.version != first.version+uint64(i) {
+			return conflict(fmt.Sprintf("event ID %q is stored out of order", ids[i]))
+		}
+	}
+	last := locs[len(locs)-1]
+	res = eventstore.AppendResult{NextExpected: last.version, Position: last.position}
+	switch {
+	case expected == eventstore.Any, expected == eventstore.StreamExists:
+		return res, waits, true, nil
+	case expected == eventstore.NoStream && first.version == 1:
+		return res, waits, true, nil
+	case expected >= 0 && uint64(expected)+1 == first.version:
+		return res, waits, true, nil
+	}
+	return eventstore.AppendResult{}, nil, true, &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
+}
+
+// check tests an expectation against the stream's current version. Exact(0)
+// means the same as NoStream: a stream with no events does not exist.
+func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
+	ok := true
+	switch expected {
+	case eventstore.Any:
+	case eventstore.NoStream:
+		ok = current == 0
+	case eventstore.StreamExists:
+		ok = current > 0
+	default:
+		ok = uint64(expected) == current
+	}
+	if ok {
+		return nil
+	}
+	return &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
+}
+
+// Close implements eventstore.Store: queued appends are committed and
+// acknowledged, subscriptions end with ErrClosed, and Pebble is closed once
+// nothing uses it. Later calls return ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return eventstore.ErrClosed
+	}
+	s.closed = true
+	close(s.done)
+	s.mu.Unlock()
+	<-s.committerDone
+	s.readers.Wait()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("pebblestore: close: %w", err)
+	}
+	return nil
+}
+
+// Version returns the stream's synced version (0 when it does not exist),
+// for tests and checkers that inspect final state.
+func (s *Store) Version(stream string) uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if h := s.heads[stream]; h != nil {
+		return h.synced
+	}
+	return 0
+}
+
+// LastPosition returns the global position of the newest synced event (0
+// when empty), so a caller can subscribe from "now" or wait for quiescence.
+func (s *Store) LastPosition() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.synced
+}

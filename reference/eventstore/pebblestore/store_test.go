@@ -1,0 +1,155 @@
+package pebblestore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/eventstore"
+	"github.com/edkit-dev/edkit/reference/eventstore/eventstoretest"
+	"github.com/edkit-dev/edkit/reference/eventstore/pebblestore"
+)
+
+func open(t *testing.T, dir string, opts ...pebblestore.Option) *pebblestore.Store {
+	t.Helper()
+	s, err := pebblestore.Open(dir, opts...)
+	if err != nil {
+		t.Fatalf("open %s: %v", dir, err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("pebblestore", func(t *testing.T) {
+		eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return open(t, t.TempDir()) })
+	})
+}
+
+func testEvent(id string) event.Envelope {
+	return event.Envelope{
+		ID:            id,
+		Type:          "Tested",
+		Data:          json.RawMessage(fmt.Sprintf(`{"id":%q}`, id)),
+		Metadata:      map[string]string{"k": id, "other": "x"},
+		SchemaVersion: 3,
+	}
+}
+
+// TestReopen closes a store and opens its directory again: every event is
+// there byte for byte, heads and positions continue, and idempotent retries
+// and ID uniqueness still hold across the restart.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	s := open(t, dir, pebblestore.WithNow(func() time.Time { return at }))
+	first, err := s.Append(ctx, "a", eventstore.NoStream, testEvent("a1"), testEvent("a2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "b", eventstore.NoStream, testEvent("b1")); err != nil {
+		t.Fatal(err)
+	}
+	nilBody := event.Envelope{ID: "a3"} // nil Data and Metadata stay nil
+	if _, err := s.Append(ctx, "a", eventstore.Exact(2), nilBody); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.ReadAll(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, dir)
+	t.Cleanup(func() { _ = s.Close() })
+	after, err := s.ReadAll(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 4 || len(before) != 4 {
+		t.Fatalf("before %d events, after reopen %d, want 4", len(before), len(after))
+	}
+	for i := range before {
+		b, a := before[i], after[i]
+		if fmt.Sprint(b) != fmt.Sprint(a) || !a.Time.Equal(at) {
+			t.Errorf("position %d changed across reopen:\n before %+v\n after  %+v", i+1, b, a)
+		}
+	}
+	if after[3].Data != nil || after[3].Metadata != nil || after[0].Data == nil || after[0].SchemaVersion != 3 {
+		t.Errorf("nil/non-nil bodies not kept: %+v / %+v", after[3], after[0])
+	}
+	if s.Version("a") != 3 || s.Version("b") != 1 || s.LastPosition() != 4 {
+		t.Fatalf("after reopen: version a=%d b=%d last=%d, want 3 1 4", s.Version("a"), s.Version("b"), s.LastPosition())
+	}
+
+	steps := []struct {
+		name   string
+		stream string
+		exp    eventstore.ExpectedVersion
+		ids    []string
+		check  func(eventstore.AppendResult, error) error
+	}{
+		{"retry-of-first-append", "a", eventstore.NoStream, []string{"a1", "a2"}, func(r eventstore.AppendResult, err error) error {
+			if err != nil || r != first {
+				return fmt.Errorf("got %+v, %v; want the original %+v", r, err, first)
+			}
+			return nil
+		}},
+		{"id-in-other-stream", "b", eventstore.Any, []string{"a1"}, func(_ eventstore.AppendResult, err error) error {
+			if !errors.Is(err, eventstore.ErrIdempotencyConflict) {
+				return fmt.Errorf("err = %v, want ErrIdempotencyConflict", err)
+			}
+			return nil
+		}},
+		{"stale-expectation", "a", eventstore.Exact(2), []string{"a4"}, func(_ eventstore.AppendResult, err error) error {
+			var ce *eventstore.ConcurrencyError
+			if !errors.As(err, &ce) || ce.Actual != 3 {
+				return fmt.Errorf("err = %v, want *ConcurrencyError with Actual 3", err)
+			}
+			return nil
+		}},
+		{"positions-continue", "a", eventstore.Exact(3), []string{"a4", "a5"}, func(r eventstore.AppendResult, err error) error {
+			if err != nil || r != (eventstore.AppendResult{NextExpected: 5, Position: 6}) {
+				return fmt.Errorf("got %+v, %v; want NextExpected 5 Position 6", r, err)
+			}
+			return nil
+		}},
+		{"new-stream", "c", eventstore.NoStream, []string{"c1"}, func(r eventstore.AppendResult, err error) error {
+			if err != nil || r != (eventstore.AppendResult{NextExpected: 1, Position: 7}) {
+				return fmt.Errorf("got %+v, %v; want NextExpected 1 Position 7", r, err)
+			}
+			return nil
+		}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			evs := make([]event.Envelope, len(st.ids))
+			for i, id := range st.ids {
+				evs[i] = testEvent(id)
+			}
+			if err := st.check(s.Append(ctx, st.stream, st.exp, evs...)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	sub, err := s.SubscribeAll(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := uint64(1); want <= 7; want++ {
+		select {
+		case e := <-sub.C:
+			if e.Position != want {
+				t.Fatalf("subscription after reopen: position %d, want %d", e.Position, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("subscription after reopen: position %d did not arrive", want)
+		}
+	}
+}
