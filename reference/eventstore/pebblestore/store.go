@@ -42,6 +42,16 @@ func WithPebbleOptions(tune func(*pebble.Options)) Option {
 	return func(c *config) { c.pebble = tune }
 }
 
+// quietLogger drops Pebble's informational lines (WAL replay after a crash
+// is routine for this store) and keeps its errors and fatal errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+
+func (quietLogger) Errorf(format string, args ...any) { pebble.DefaultLogger.Errorf(format, args...) }
+
+func (quietLogger) Fatalf(format string, args ...any) { pebble.DefaultLogger.Fatalf(format, args...) }
+
 // head is one stream's version: allocated counts appends waiting for their
 // fsync, synced only those that are durable and visible.
 type head struct {
@@ -94,7 +104,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	po := &pebble.Options{}
+	po := &pebble.Options{Logger: quietLogger{}}
 	if cfg.pebble != nil {
 		cfg.pebble(po)
 	}
