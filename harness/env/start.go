@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -60,7 +62,7 @@ func Start(ctx context.Context, spec Spec, opts ...StartOption) (*Environment, e
 			defer wg.Done()
 			began := time.Now()
 			prov := cfg.providers[c.Provider]
-			comp, err := prov.Start(ctx, c)
+			comp, err := startRetryingPorts(ctx, prov, c)
 			if err == nil && c.Proxied {
 				if fp, ok := prov.(FrontingProvider); !ok || !fp.FrontsProxied(c.Kind) {
 					var fronted Component
@@ -92,4 +94,30 @@ func Start(ctx context.Context, spec Spec, opts ...StartOption) (*Environment, e
 		return nil, errors.Join(err, e.Close())
 	}
 	return e, nil
+}
+
+// portAttempts bounds how often a component is started again after losing
+// its port. Providers pick a free port and then bind it; between the two
+// another process (a parallel test binary) can take it, and the only cure
+// for that race is to pick again.
+const portAttempts = 4
+
+func startRetryingPorts(ctx context.Context, p Provider, c ComponentSpec) (Component, error) {
+	var err error
+	for range portAttempts {
+		var comp Component
+		comp, err = p.Start(ctx, c)
+		if err == nil || !portTaken(err) || ctx.Err() != nil {
+			return comp, err
+		}
+	}
+	return nil, err
+}
+
+// portTaken recognises a bind that lost its port, whether the error came
+// from this process (EADDRINUSE) or from a server's log quoted in it.
+func portTaken(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(msg, "address already in use") ||
+		strings.Contains(msg, "eaddrinuse")
 }

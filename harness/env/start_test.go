@@ -148,3 +148,37 @@ func TestProxiedByStart(t *testing.T) {
 		t.Fatalf("proxied Kafka on a provider that cannot front it: %v", err)
 	}
 }
+
+// flakyPorts fails its first starts as if another process took the port.
+type flakyPorts struct {
+	fakeProvider
+	failures int
+	calls    int
+}
+
+func (p *flakyPorts) Start(ctx context.Context, s env.ComponentSpec) (env.Component, error) {
+	p.calls++
+	if p.calls <= p.failures {
+		return nil, errors.New("redis-server exited: Could not create server TCP listening socket 127.0.0.1:4242: bind: Address already in use")
+	}
+	return p.fakeProvider.Start(ctx, s)
+}
+
+func TestStartRetriesATakenPort(t *testing.T) {
+	p := &flakyPorts{fakeProvider: fakeProvider{name: env.Process}, failures: 2}
+	e, err := env.Start(t.Context(), env.Spec{Components: []env.ComponentSpec{{Kind: env.KindRedis, Provider: env.Process}}}, env.WithProvider(p))
+	if err != nil {
+		t.Fatalf("start after two lost ports: %v", err)
+	}
+	_ = e.Close()
+	if p.calls != 3 {
+		t.Fatalf("%d starts, want 3", p.calls)
+	}
+	p = &flakyPorts{fakeProvider: fakeProvider{name: env.Process}, failures: 100}
+	if _, err := env.Start(t.Context(), env.Spec{Components: []env.ComponentSpec{{Kind: env.KindRedis, Provider: env.Process}}}, env.WithProvider(p)); err == nil {
+		t.Fatal("a port that is never free did not fail")
+	}
+	if p.calls != 4 {
+		t.Fatalf("%d starts, want the bound of 4", p.calls)
+	}
+}
