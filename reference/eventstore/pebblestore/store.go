@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/edkit-dev/edkit/reference/event"
 	"github.com/edkit-dev/edkit/reference/eventstore"
@@ -41,6 +43,15 @@ func WithNow(now func() time.Time) Option {
 func WithPebbleOptions(tune func(*pebble.Options)) Option {
 	return func(c *config) { c.pebble = tune }
 }
+
+const (
+	// cacheSize is Pebble's block cache.
+	cacheSize = 32 << 20
+	// recentCommits is how many commits' IDs stay in memory after they
+	// are synced, so an append's unlocked ID lookup can be completed
+	// under the lock without touching Pebble.
+	recentCommits = 64
+)
 
 // quietLogger drops Pebble's informational lines (WAL replay after a crash
 // is routine for this store) and keeps its errors and fatal errors.
@@ -91,6 +102,13 @@ type Store struct {
 	closed    bool
 	failed    error // set when a commit failed; appends are refused
 
+	// gen counts successful commits. Appends look their event IDs up in
+	// Pebble before taking mu; IDs committed since then are found in
+	// recent, which keeps the IDs of the last recentCommits commits.
+	gen       atomic.Uint64
+	recent    map[string]idLoc
+	recentLog [][]string // IDs per commit, oldest first
+
 	wake          chan struct{} // wakes the committer; capacity 1
 	done          chan struct{} // closed by Close
 	committerDone chan struct{}
@@ -104,7 +122,12 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	po := &pebble.Options{Logger: quietLogger{}}
+	cache := pebble.NewCache(cacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{Logger: quietLogger{}, Cache: cache}
+	// Bloom filters make the event-ID lookup of every append (almost
+	// always a miss) cheap once the index has left the memtable.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	if cfg.pebble != nil {
 		cfg.pebble(po)
 	}
@@ -117,6 +140,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		now:           cfg.now,
 		heads:         make(map[string]*head),
 		pending:       make(map[string]pendingID),
+		recent:        make(map[string]idLoc),
 		notify:        make(chan struct{}),
 		wake:          make(chan struct{}, 1),
 		done:          make(chan struct{}),
@@ -209,6 +233,17 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		req.ids[i] = e.ID
 		req.bodies[i] = encodeBody(stream, e)
 	}
+	// Look the IDs up in Pebble before taking the lock: the lookup is
+	// the costliest part of an append, and the lock serializes appends.
+	if _, _, err := s.enter(""); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	gen := s.gen.Load()
+	stored, err := s.lookupStored(req.ids)
+	s.readers.Done()
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("pebblestore: append %s: %w", stream, err)
+	}
 
 	s.mu.Lock()
 	if s.closed {
@@ -224,7 +259,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if h != nil {
 		current = h.allocated
 	}
-	res, waits, done, err := s.retried(stream, expected, req.ids, current)
+	res, waits, done, err := s.retried(stream, expected, req.ids, stored, gen, current)
 	if done {
 		s.mu.Unlock()
 		for _, w := range waits {
@@ -330,12 +365,24 @@ func (s *Store) commit(reqs []*request) {
 		}
 		return
 	}
+	var committed []string
 	for _, r := range reqs {
 		for _, id := range r.ids {
+			s.recent[id] = s.pending[id].loc
 			delete(s.pending, id)
+			committed = append(committed, id)
 		}
 		s.heads[r.stream].synced = r.res.NextExpected
 	}
+	s.recentLog = append(s.recentLog, committed)
+	if len(s.recentLog) > recentCommits {
+		for _, id := range s.recentLog[0] {
+			delete(s.recent, id)
+		}
+		s.recentLog[0] = nil
+		s.recentLog = s.recentLog[1:]
+	}
+	s.gen.Add(1)
 	s.synced = last
 	close(s.notify)
 	s.notify = make(chan struct{})
@@ -369,32 +416,68 @@ func validate(stream string, expected eventstore.ExpectedVersion, events []event
 	return nil
 }
 
-// lookupID finds where an event ID is stored, pending or synced. The
-// caller holds mu, so an ID leaves pending only once it is in Pebble.
-func (s *Store) lookupID(id string) (idLoc, *request, bool, error) {
-	if p, ok := s.pending[id]; ok {
-		return p.loc, p.req, true, nil
+// lookupStored looks ids up in Pebble's event-ID index; a nil entry is a
+// miss. It runs without mu, so the caller must complete it with lookupID.
+func (s *Store) lookupStored(ids []string) ([]*idLoc, error) {
+	out := make([]*idLoc, len(ids))
+	for i, id := range ids {
+		loc, ok, err := s.getID(id)
+		if err != nil {
+			return nil, fmt.Errorf("look up ID %q: %w", id, err)
+		}
+		if ok {
+			out[i] = &loc
+		}
 	}
+	return out, nil
+}
+
+func (s *Store) getID(id string) (idLoc, bool, error) {
 	v, closer, err := s.db.Get(idKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return idLoc{}, nil, false, nil
+		return idLoc{}, false, nil
 	}
 	if err != nil {
-		return idLoc{}, nil, false, err
+		return idLoc{}, false, err
 	}
 	defer closer.Close()
 	loc, err := decodeIDLoc(v)
-	return loc, nil, err == nil, err
+	return loc, err == nil, err
+}
+
+// lookupID finds where an event ID is stored, pending or synced; the caller
+// holds mu. stored is the unlocked Pebble lookup, made when the commit
+// count was gen. An ID committed since then was moved from pending to
+// recent under mu after Pebble had it, so it is either in stored, still
+// pending, or in recent; only if more than recentCommits commits happened
+// in between is Pebble asked again.
+func (s *Store) lookupID(id string, stored *idLoc, gen uint64) (idLoc, *request, bool, error) {
+	if p, ok := s.pending[id]; ok {
+		return p.loc, p.req, true, nil
+	}
+	if stored != nil {
+		return *stored, nil, true, nil
+	}
+	now := s.gen.Load()
+	if now == gen {
+		return idLoc{}, nil, false, nil
+	}
+	if now-gen <= uint64(len(s.recentLog)) {
+		loc, ok := s.recent[id]
+		return loc, nil, ok, nil
+	}
+	loc, ok, err := s.getID(id)
+	return loc, nil, ok, err
 }
 
 // retried recognises a retry of an earlier append, exactly as memstore
 // does. done is false for a new append. For a retry of an append that is
 // not yet synced, waits holds the requests to wait for before answering,
 // so a retry is never acknowledged before the original is durable.
-func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, ids []string, current uint64) (res eventstore.AppendResult, waits []*request, done bool, err error) {
+func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, ids []string, stored []*idLoc, gen, current uint64) (res eventstore.AppendResult, waits []*request, done bool, err error) {
 	locs := make([]idLoc, 0, len(ids))
-	for _, id := range ids {
-		loc, req, ok, err := s.lookupID(id)
+	for i, id := range ids {
+		loc, req, ok, err := s.lookupID(id, stored[i], gen)
 		if err != nil {
 			return res, nil, true, fmt.Errorf("pebblestore: append %s: look up ID %q: %w", stream, id, err)
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/edkit-dev/edkit/reference/eventstore/pebblestore"
 )
 
-func open(t *testing.T, dir string, opts ...pebblestore.Option) *pebblestore.Store {
+func open(t testing.TB, dir string, opts ...pebblestore.Option) *pebblestore.Store {
 	t.Helper()
 	s, err := pebblestore.Open(dir, opts...)
 	if err != nil {
