@@ -68,7 +68,7 @@ func needPG(t *testing.T) {
 }
 
 // freshSchema returns a new schema name and drops it when the test ends.
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
