@@ -129,7 +129,9 @@ type crashRun struct {
 
 func startChild(t *testing.T, schema string, seed int64) *crashRun {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// The child runs until the test kills it; t.Context ends it if the
+	// test fails first.
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", childURLEnv+"="+pgURL, childSchemaEnv+"="+schema, childSeedEnv+"="+strconv.FormatInt(seed, 10))
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()

@@ -68,24 +68,24 @@ func needPG(t *testing.T) {
 }
 
 // freshSchema returns a new schema name and drops it when the test ends.
-func freshSchema(t testing.TB) string {
-	t.Helper()
+func freshSchema(tb testing.TB) string {
+	tb.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	name := "t_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, pgURL)
 		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
+			tb.Errorf("drop schema %s: %v", name, err)
 			return
 		}
 		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
+			tb.Errorf("drop schema %s: %v", name, err)
 		}
 	})
 	return name
@@ -109,6 +109,9 @@ func newStore(t *testing.T, opts ...pgstore.Option) *pgstore.Store {
 func TestConformance(t *testing.T) {
 	needPG(t)
 	t.Run("pgstore", func(t *testing.T) {
-		eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return newStore(t) })
+		eventstoretest.Run(t, func(t *testing.T) eventstore.Store {
+			t.Helper()
+			return newStore(t)
+		})
 	})
 }
