@@ -409,13 +409,43 @@ func (in *Instance) Kill(ctx context.Context) error {
 	}
 	in.p.log.Debug("process: kill", "name", in.name)
 	c := in.main
+	tree := descendants(c.cmd.Process.Pid)
 	c.signal(syscall.SIGKILL)
 	select {
 	case <-c.done:
 	case <-ctx.Done():
 		return fmt.Errorf("process: kill %s: %w", in.name, ctx.Err())
 	}
+	// The server's helpers (PostgreSQL's backends run in their own
+	// sessions) die a moment after it; until they do they hold its shared
+	// memory and ports, and a Restart would fail. Kill returns once the
+	// whole tree is gone.
+	if err := waitGone(ctx, tree); err != nil {
+		return fmt.Errorf("process: kill %s: %w", in.name, err)
+	}
 	in.main, in.paused = nil, false
+	return nil
+}
+
+// waitGone waits until every pid has exited (a zombie counts as exited:
+// an orphan's new parent may never reap it, but it holds nothing).
+func waitGone(ctx context.Context, pids []int) error {
+	for _, pid := range pids {
+		for {
+			stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if err != nil {
+				break
+			}
+			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("pid %d still alive: %w", pid, ctx.Err())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
 	return nil
 }
 
