@@ -79,6 +79,7 @@ type request struct {
 	res      eventstore.AppendResult
 	err      error
 	done     chan struct{} // closed once res/err are final
+	promote  chan struct{} // closed to make this append's goroutine the leader
 }
 
 // pendingID locates an event ID whose append is not yet synced.
@@ -109,10 +110,10 @@ type Store struct {
 	recent    map[string]idLoc
 	recentLog [][]string // IDs per commit, oldest first
 
-	wake          chan struct{} // wakes the committer; capacity 1
-	done          chan struct{} // closed by Close
-	committerDone chan struct{}
-	readers       sync.WaitGroup // reads and subscriptions using db
+	committing bool           // a leader is committing; others queue
+	appends    sync.WaitGroup // appends past allocation, until acknowledged
+	done       chan struct{}  // closed by Close
+	readers    sync.WaitGroup // reads and subscriptions using db
 }
 
 // Open opens (creating if needed) the store in dir and rebuilds the stream
@@ -136,21 +137,18 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
 	s := &Store{
-		db:            db,
-		now:           cfg.now,
-		heads:         make(map[string]*head),
-		pending:       make(map[string]pendingID),
-		recent:        make(map[string]idLoc),
-		notify:        make(chan struct{}),
-		wake:          make(chan struct{}, 1),
-		done:          make(chan struct{}),
-		committerDone: make(chan struct{}),
+		db:      db,
+		now:     cfg.now,
+		heads:   make(map[string]*head),
+		pending: make(map[string]pendingID),
+		recent:  make(map[string]idLoc),
+		notify:  make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	go s.committer()
 	return s, nil
 }
 
@@ -228,7 +226,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := validate(stream, expected, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	req := &request{stream: stream, ids: make([]string, len(events)), bodies: make([][]byte, len(events)), done: make(chan struct{})}
+	req := &request{stream: stream, ids: make([]string, len(events)), bodies: make([][]byte, len(events)), done: make(chan struct{}), promote: make(chan struct{})}
 	for i, e := range events {
 		req.ids[i] = e.ID
 		req.bodies[i] = encodeBody(stream, e)
@@ -290,11 +288,21 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	s.allocated += n
 	req.res = eventstore.AppendResult{NextExpected: h.allocated, Position: s.allocated}
 	s.queue = append(s.queue, req)
+	lead := !s.committing
+	s.committing = true
+	s.appends.Add(1)
 	s.mu.Unlock()
 
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	defer s.appends.Done()
+	if !lead {
+		select {
+		case <-req.done:
+		case <-req.promote:
+			lead = true
+		}
+	}
+	if lead {
+		s.lead()
 	}
 	<-req.done
 	if req.err != nil {
@@ -303,28 +311,18 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	return req.res, nil
 }
 
-// committer group-commits: it takes every queued append, writes them as one
-// batch with one fsync, publishes the new synced position and acknowledges
-// the waiters, until the store closes and the queue is empty.
-func (s *Store) committer() {
-	defer close(s.committerDone)
-	for {
-		select {
-		case <-s.wake:
-		case <-s.done:
-		}
-		s.mu.Lock()
-		reqs := s.queue
-		s.queue = nil
-		closing := s.closed
-		s.mu.Unlock()
-		if len(reqs) > 0 {
-			s.commit(reqs)
-		}
-		if closing {
-			return // closed was set with the queue taken: nothing can follow
-		}
-	}
+// lead group-commits: the goroutine of the append that found no commit
+// running (the leader) takes every queued append, including its own, and
+// commits them as one batch with one fsync. Appends queued meanwhile wait;
+// when the commit is done the first of them is promoted to lead the next
+// batch, so a lone writer commits on its own goroutine with no hand-off,
+// and concurrent writers share fsyncs.
+func (s *Store) lead() {
+	s.mu.Lock()
+	reqs := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	s.commit(reqs)
 }
 
 // commit writes reqs, in allocation order, as one synced batch.
@@ -358,6 +356,7 @@ func (s *Store) commit(reqs []*request) {
 		s.failed = err
 		reqs = append(reqs, s.queue...)
 		s.queue = nil
+		s.handOff()
 		s.mu.Unlock()
 		for _, r := range reqs {
 			r.err = err
@@ -386,10 +385,21 @@ func (s *Store) commit(reqs []*request) {
 	s.synced = last
 	close(s.notify)
 	s.notify = make(chan struct{})
+	s.handOff()
 	s.mu.Unlock()
 	for _, r := range reqs {
 		close(r.done)
 	}
+}
+
+// handOff ends a leader's turn; the caller holds mu. The first queued
+// append, if any, leads the next batch.
+func (s *Store) handOff() {
+	if len(s.queue) == 0 {
+		s.committing = false
+		return
+	}
+	close(s.queue[0].promote)
 }
 
 // validate rejects appends that can never succeed, before taking the lock.
@@ -551,7 +561,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.done)
 	s.mu.Unlock()
-	<-s.committerDone
+	s.appends.Wait() // queued appends are committed by their leaders
 	s.readers.Wait()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("pebblestore: close: %w", err)
