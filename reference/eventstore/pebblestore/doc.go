@@ -7,10 +7,17 @@
 // loss on a disk that honours fsync). Appends are group-committed: Append
 // checks the expectation and allocates versions and global positions under a
 // short lock against in-memory stream heads that already include appends
-// still waiting for their fsync, then queues the append; one committer
-// goroutine takes every queued append, writes them as one batch with one
-// fsync, and acknowledges each waiter. Concurrent writers therefore share
-// fsyncs while a single writer pays exactly one per append.
+// still waiting for their fsync, then queues the append. The first
+// appender to find no commit running becomes the leader: it takes every
+// queued append, writes them as one Pebble batch committed with one fsync
+// (the synced commit holds no lock), acknowledges each waiter and promotes
+// the first append queued meanwhile to lead the next batch. Concurrent
+// writers therefore share fsyncs, while a lone writer commits on its own
+// goroutine and pays exactly one fsync per append.
+//
+// Event IDs are looked up in Pebble's i/ table before the lock is taken;
+// IDs committed between that lookup and the lock are found in the pending
+// set or in a small in-memory set of the last commits' IDs.
 //
 // Readers and subscribers only ever see positions up to the synced
 // watermark, so nothing that could still be lost is ever observed.

@@ -96,7 +96,7 @@ type Store struct {
 	mu        sync.RWMutex
 	heads     map[string]*head
 	pending   map[string]pendingID // event IDs allocated but not yet synced
-	queue     []*request           // allocated, waiting for the committer
+	queue     []*request           // allocated, waiting for a leader to commit them
 	allocated uint64               // last allocated position
 	synced    uint64               // last durable, visible position
 	notify    chan struct{}        // closed and replaced when synced advances
