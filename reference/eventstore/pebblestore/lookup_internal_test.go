@@ -55,3 +55,32 @@ func TestLookupAfterUnlockedMiss(t *testing.T) {
 		})
 	}
 }
+
+// TestIDFilter checks the filter never forgets an ID, across growth into
+// several parts, and that false positives stay rare.
+func TestIDFilter(t *testing.T) {
+	f := newIDFilter()
+	const n = 5 * filterFirstCapacity // grows into three parts
+	for i := 0; i < n; i++ {
+		f.add(fmt.Sprintf("id-%d", i))
+	}
+	if parts := len(*f.parts.Load()); parts < 3 {
+		t.Fatalf("%d parts after %d adds, want growth to >= 3", parts, n)
+	}
+	for i := 0; i < n; i++ {
+		if !f.mayContain(fmt.Sprintf("id-%d", i)) {
+			t.Fatalf("false negative for id-%d", i)
+		}
+	}
+	fp := 0
+	for i := 0; i < n; i++ {
+		if f.mayContain(fmt.Sprintf("other-%d", i)) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / n; rate > 0.05 {
+		t.Fatalf("false-positive rate %.3f, want <= 0.05", rate)
+	} else {
+		t.Logf("false-positive rate %.4f", rate)
+	}
+}
