@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,5 +152,49 @@ func TestReopen(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("subscription after reopen: position %d did not arrive", want)
 		}
+	}
+}
+
+// TestConcurrentSameID has writers race to append the same event IDs to
+// their own streams: each ID must land exactly once, whatever the timing of
+// the unlocked ID lookup against commits by other writers.
+func TestConcurrentSameID(t *testing.T) {
+	s := open(t, t.TempDir())
+	t.Cleanup(func() { _ = s.Close() })
+	const writers, ids = 8, 200
+	wins := make([][]bool, writers)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wins[w] = make([]bool, ids)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < ids; i++ {
+				_, err := s.Append(context.Background(), fmt.Sprintf("s%d", w), eventstore.Any, testEvent(fmt.Sprintf("dup-%d", i)))
+				switch {
+				case err == nil:
+					wins[w][i] = true
+				case !errors.Is(err, eventstore.ErrIdempotencyConflict):
+					t.Errorf("writer %d id %d: %v", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < ids; i++ {
+		n := 0
+		for w := 0; w < writers; w++ {
+			if wins[w][i] {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("dup-%d: %d writers succeeded, want exactly 1", i, n)
+		}
+	}
+	all, err := s.ReadAll(context.Background(), 1, 0)
+	if err != nil || len(all) != ids {
+		t.Fatalf("log holds %d events (%v), want %d", len(all), err, ids)
 	}
 }
