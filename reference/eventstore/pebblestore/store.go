@@ -265,8 +265,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		return eventstore.AppendResult{}, eventstore.ErrClosed
 	}
 	if s.failed != nil {
+		err := s.failed // wraps ErrFailed and the commit's error
 		s.mu.Unlock()
-		return eventstore.AppendResult{}, fmt.Errorf("%w: %w", ErrFailed, s.failed)
+		return eventstore.AppendResult{}, err
 	}
 	h := s.heads[stream]
 	var current uint64
