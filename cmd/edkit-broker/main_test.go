@@ -40,7 +40,7 @@ type broker struct {
 // args and extra environment variables.
 func command(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...) //nolint:gosec // the test binary itself
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "EDKIT_BROKER_TEST_MAIN=1")
 	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
@@ -74,7 +74,7 @@ func startBroker(t *testing.T, env []string, args ...string) *broker {
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-b.done
+		<-b.done //nolint:errcheck // the broker's exit status after a kill says nothing
 	})
 	select {
 	case <-ready:

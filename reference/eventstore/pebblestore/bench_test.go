@@ -35,7 +35,7 @@ func BenchmarkSyncBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }() // a benchmark's scratch database
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if err := db.Set([]byte(fmt.Sprintf("k%012d", i)), rec, pebble.Sync); err != nil {
@@ -51,7 +51,7 @@ func BenchmarkSyncBaseline(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }() // scratch file in a temp dir
 			if mode == "overwrite" {
 				const slots = 1024
 				pre, err := os.OpenFile(path, os.O_WRONLY, 0o600)
@@ -95,7 +95,7 @@ func BenchmarkAppend(b *testing.B) {
 		writers := c.writers
 		b.Run(fmt.Sprintf("writers=%d/events=%d", c.writers, c.size), func(b *testing.B) {
 			s := open(b, b.TempDir())
-			defer s.Close()
+			defer func() { _ = s.Close() }() // scratch store in a temp dir
 			var (
 				next atomic.Int64
 				wg   sync.WaitGroup
@@ -142,7 +142,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	const total, page, batch = 10000, 1000, 100
 	s := open(b, b.TempDir())
-	defer s.Close()
+	defer func() { _ = s.Close() }() // scratch store in a temp dir
 	ctx := context.Background()
 	for i := 0; i < total; i += batch {
 		evs := make([]event.Envelope, batch)

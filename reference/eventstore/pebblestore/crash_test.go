@@ -111,7 +111,7 @@ func runCrashChild(t *testing.T, dir string, seed int64) []ack {
 	t.Helper()
 	rng := rand.New(rand.NewSource(seed))
 	killAfter := time.Duration(100+rng.Intn(200)) * time.Millisecond
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashSeed+"="+strconv.FormatInt(seed, 10))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -17,7 +17,11 @@ func TestLookupAfterUnlockedMiss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	ctx := context.Background()
 	gen := s.gen.Load() // an appender's unlocked lookup of "x" missed here
 	if _, err := s.Append(ctx, "a", eventstore.NoStream, event.Envelope{ID: "x"}); err != nil {

@@ -73,12 +73,12 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
 	}
-	defer idx.Close()
+	defer func() { _ = idx.Close() }() // read-only: an iterator error surfaces through its Error, checked below
 	logIt, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixLog, UpperBound: prefixEnd(prefixLog)})
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
 	}
-	defer logIt.Close()
+	defer func() { _ = logIt.Close() }() // as above
 	want := lo
 	for ok := idx.First(); ok; ok = idx.Next() {
 		k, v := idx.Key(), idx.Value()
@@ -134,7 +134,7 @@ func (s *Store) readLog(from uint64, limit int, synced uint64) ([]event.Envelope
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
+	defer func() { _ = it.Close() }() // read-only: iteration errors are checked through it.Error
 	want := lo
 	for ok := it.First(); ok; ok = it.Next() {
 		pos := binary.BigEndian.Uint64(it.Key()[len(prefixLog):])

@@ -15,18 +15,21 @@ import (
 	"github.com/edkit-dev/edkit/reference/eventstore/pebblestore"
 )
 
-func open(t testing.TB, dir string, opts ...pebblestore.Option) *pebblestore.Store {
-	t.Helper()
+func open(tb testing.TB, dir string, opts ...pebblestore.Option) *pebblestore.Store {
+	tb.Helper()
 	s, err := pebblestore.Open(dir, opts...)
 	if err != nil {
-		t.Fatalf("open %s: %v", dir, err)
+		tb.Fatalf("open %s: %v", dir, err)
 	}
 	return s
 }
 
 func TestConformance(t *testing.T) {
 	t.Run("pebblestore", func(t *testing.T) {
-		eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return open(t, t.TempDir()) })
+		eventstoretest.Run(t, func(t *testing.T) eventstore.Store {
+			t.Helper()
+			return open(t, t.TempDir())
+		})
 	})
 }
 
@@ -98,32 +101,32 @@ func TestReopen(t *testing.T) {
 	}{
 		{"retry-of-first-append", "a", eventstore.NoStream, []string{"a1", "a2"}, func(r eventstore.AppendResult, err error) error {
 			if err != nil || r != first {
-				return fmt.Errorf("got %+v, %v; want the original %+v", r, err, first)
+				return fmt.Errorf("got %+v, %w; want the original %+v", r, err, first)
 			}
 			return nil
 		}},
 		{"id-in-other-stream", "b", eventstore.Any, []string{"a1"}, func(_ eventstore.AppendResult, err error) error {
 			if !errors.Is(err, eventstore.ErrIdempotencyConflict) {
-				return fmt.Errorf("err = %v, want ErrIdempotencyConflict", err)
+				return fmt.Errorf("err = %w, want ErrIdempotencyConflict", err)
 			}
 			return nil
 		}},
 		{"stale-expectation", "a", eventstore.Exact(2), []string{"a4"}, func(_ eventstore.AppendResult, err error) error {
 			var ce *eventstore.ConcurrencyError
 			if !errors.As(err, &ce) || ce.Actual != 3 {
-				return fmt.Errorf("err = %v, want *ConcurrencyError with Actual 3", err)
+				return fmt.Errorf("err = %w, want *ConcurrencyError with Actual 3", err)
 			}
 			return nil
 		}},
 		{"positions-continue", "a", eventstore.Exact(3), []string{"a4", "a5"}, func(r eventstore.AppendResult, err error) error {
 			if err != nil || r != (eventstore.AppendResult{NextExpected: 5, Position: 6}) {
-				return fmt.Errorf("got %+v, %v; want NextExpected 5 Position 6", r, err)
+				return fmt.Errorf("got %+v, %w; want NextExpected 5 Position 6", r, err)
 			}
 			return nil
 		}},
 		{"new-stream", "c", eventstore.NoStream, []string{"c1"}, func(r eventstore.AppendResult, err error) error {
 			if err != nil || r != (eventstore.AppendResult{NextExpected: 1, Position: 7}) {
-				return fmt.Errorf("got %+v, %v; want NextExpected 1 Position 7", r, err)
+				return fmt.Errorf("got %+v, %w; want NextExpected 1 Position 7", r, err)
 			}
 			return nil
 		}},
