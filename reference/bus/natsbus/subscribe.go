@@ -1,0 +1,358 @@
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edkit-dev/edkit/reference/bus"
+)
+
+// Subscribe binds to group's durable pull consumer on topic's stream,
+// creating both on first use; a new group starts at the topic's first
+// message. The channel closes when ctx is done or the Bus closes.
+func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.Delivery, error) {
+	if err := checkTopic(topic); err != nil {
+		return nil, err
+	}
+	if group == "" {
+		return nil, ErrNoGroup
+	}
+	if b.isClosed() {
+		return nil, bus.ErrClosed
+	}
+	st, err := b.stream(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancelCreate := b.ctxTimeout(ctx)
+	defer cancelCreate()
+	name := ConsumerName(group)
+	cons, err := st.CreateOrUpdateConsumer(cctx, jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "edkit group " + group + " on " + topic,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       b.cfg.ackWait,
+		MaxDeliver:    b.maxDeliver(),
+		MaxAckPending: b.cfg.maxAckPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: consumer %s on %s: %w", name, topic, err)
+	}
+	if err := b.watchMaxDeliveries(st, name, topic, group); err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(b.cfg.pullBatch))
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: consume %s on %s: %w", name, topic, err)
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		it.Stop()
+		return nil, bus.ErrClosed
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &subscription{
+		b: b, topic: topic, it: it, cancel: cancel,
+		out:     make(chan bus.Delivery),
+		fetched: make(chan jetstream.Msg),
+		settles: make(chan settleReq),
+		expired: make(chan waitKey),
+		done:    make(chan struct{}),
+	}
+	b.subs.Add(1)
+	go s.fetch()
+	go s.pump(sctx)
+	return s.out, nil
+}
+
+// maxDeliver is the consumer setting: -1 is JetStream's "unlimited".
+func (b *Bus) maxDeliver() int {
+	if b.cfg.maxDeliver == 0 {
+		return -1
+	}
+	return b.cfg.maxDeliver
+}
+
+type subscription struct {
+	b       *Bus
+	topic   string
+	it      jetstream.MessagesContext
+	cancel  context.CancelFunc
+	out     chan bus.Delivery
+	fetched chan jetstream.Msg
+	settles chan settleReq
+	expired chan waitKey
+	done    chan struct{} // closed when the pump stops
+}
+
+// outcome is how a settled delivery affects its key.
+type outcome int
+
+const (
+	advance  outcome = iota // acked or terminated: the key moves on
+	awaitRedelivery         // nacked (or ack unconfirmed): hold the key for the redelivery
+)
+
+type settleReq struct {
+	d   *delivery
+	out outcome
+}
+
+type waitKey struct {
+	key string
+	seq uint64
+}
+
+// fetch feeds the pump from the pull iterator; it blocks while the pump's
+// buffer is full, which is the subscription's back-pressure.
+func (s *subscription) fetch() {
+	defer close(s.fetched)
+	for {
+		m, err := s.it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				return
+			}
+			continue // missed heartbeats and reconnects: the iterator recovers
+		}
+		select {
+		case s.fetched <- m:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// keyQueue is one key's fetched messages in stream order.
+type keyQueue struct {
+	queue    []*delivery
+	inflight *delivery
+	waitSeq  uint64 // stream sequence of a nacked message awaited back; 0: none
+	timer    *time.Timer
+}
+
+func (kq *keyQueue) idle() bool { return kq.inflight == nil && kq.waitSeq == 0 }
+
+func (s *subscription) pump(ctx context.Context) {
+	defer s.b.subs.Done()
+	defer close(s.out)
+	keys := map[string]*keyQueue{}
+	held := map[uint64]*delivery{} // queued or in flight, by stream sequence
+	var ready []string              // keys with a queued head, idle
+	waiting := 0                    // keys awaiting a redelivery
+	defer func() {
+		s.cancel()
+		close(s.done)
+		s.it.Stop()
+		for range s.fetched { // let fetch exit
+		}
+		for _, kq := range keys {
+			if kq.timer != nil {
+				kq.timer.Stop()
+			}
+		}
+	}()
+	markReady := func(key string, kq *keyQueue, front bool) {
+		if len(kq.queue) == 0 || !kq.idle() {
+			return
+		}
+		if front {
+			ready = append([]string{key}, ready...)
+		} else {
+			ready = append(ready, key)
+		}
+	}
+	var pending *delivery
+	for {
+		if pending == nil && len(ready) > 0 {
+			pending = keys[ready[0]].queue[0]
+		}
+		var out chan bus.Delivery
+		if pending != nil {
+			out = s.out
+		}
+		fetched := s.fetched
+		if n := len(held); n >= s.b.cfg.maxBuffered && (waiting == 0 || n >= 2*s.b.cfg.maxBuffered) {
+			fetched = nil
+		}
+		select {
+		case out <- pending:
+			kq := keys[pending.msg.Key]
+			kq.queue = kq.queue[1:]
+			kq.inflight = pending
+			ready = ready[1:]
+			pending = nil
+		case m, ok := <-fetched:
+			if !ok {
+				return
+			}
+			d, err := s.newDelivery(m)
+			if err != nil {
+				continue // not a JetStream message: nothing to settle
+			}
+			kq := keys[d.msg.Key]
+			if kq == nil {
+				kq = &keyQueue{}
+				keys[d.msg.Key] = kq
+			}
+			switch old := held[d.seq]; {
+			case kq.waitSeq == d.seq:
+				// The awaited redelivery: it goes first again.
+				kq.waitSeq = 0
+				waiting--
+				kq.timer.Stop()
+				kq.queue = append([]*delivery{d}, kq.queue...)
+				held[d.seq] = d
+				markReady(d.msg.Key, kq, true)
+			case old != nil:
+				// Redelivered after AckWait while held here: keep the
+				// fresher copy if it is still queued.
+				for i, q := range kq.queue {
+					if q == old {
+						kq.queue[i] = d
+						held[d.seq] = d
+						if pending == old {
+							pending = d
+						}
+					}
+				}
+			default:
+				kq.queue = append(kq.queue, d)
+				held[d.seq] = d
+				if len(kq.queue) == 1 {
+					markReady(d.msg.Key, kq, false)
+				}
+			}
+		case req := <-s.settles:
+			kq := keys[req.d.msg.Key]
+			if kq == nil || kq.inflight != req.d {
+				continue
+			}
+			kq.inflight = nil
+			delete(held, req.d.seq)
+			if req.out == awaitRedelivery {
+				kq.waitSeq = req.d.seq
+				waiting++
+				w := waitKey{key: req.d.msg.Key, seq: req.d.seq}
+				kq.timer = time.AfterFunc(s.b.cfg.redeliveryWait, func() {
+					select {
+					case s.expired <- w:
+					case <-s.done:
+					}
+				})
+				continue
+			}
+			markReady(req.d.msg.Key, kq, false)
+		case w := <-s.expired:
+			kq := keys[w.key]
+			if kq.waitSeq != w.seq {
+				continue
+			}
+			kq.waitSeq = 0
+			waiting--
+			markReady(w.key, kq, true)
+		case <-ctx.Done():
+			return
+		case <-s.b.done:
+			return
+		}
+	}
+}
+
+func (s *subscription) newDelivery(m jetstream.Msg) (*delivery, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	msg := fromNATS(s.topic, m.Headers(), m.Data())
+	msg.SetHeader(bus.HeaderAttempt, strconv.FormatUint(md.NumDelivered, 10))
+	return &delivery{s: s, m: m, msg: msg, seq: md.Sequence.Stream, attempt: md.NumDelivered}, nil
+}
+
+// delivery is one JetStream message handed to the subscriber.
+type delivery struct {
+	s       *subscription
+	m       jetstream.Msg
+	msg     *bus.Message
+	seq     uint64
+	attempt uint64
+	settled atomic.Bool
+}
+
+var _ bus.Delivery = (*delivery)(nil)
+
+func (d *delivery) Message() *bus.Message { return d.msg }
+
+// StreamSeq is the message's sequence in its topic's stream, for recorders
+// that check order.
+func (d *delivery) StreamSeq() uint64 { return d.seq }
+
+// Ack acknowledges the message and waits for the server's confirmation.
+// If the confirmation does not come, the key is held as after a Nack, since
+// the server may redeliver.
+func (d *delivery) Ack(ctx context.Context) error {
+	if !d.settled.CompareAndSwap(false, true) {
+		return bus.ErrAlreadySettled
+	}
+	actx, cancel := d.s.b.ctxTimeout(ctx)
+	defer cancel()
+	if err := d.m.DoubleAck(actx); err != nil {
+		d.s.settle(d, awaitRedelivery)
+		return fmt.Errorf("natsbus: ack %s (seq %d): %w", d.msg.ID, d.seq, err)
+	}
+	d.s.settle(d, advance)
+	return nil
+}
+
+// Nack with requeue asks the server to redeliver the message (-NAK); the
+// key's later messages wait for that redelivery. Without requeue it
+// terminates the message (+TERM): no group member gets it again.
+func (d *delivery) Nack(ctx context.Context, requeue bool) error {
+	if !d.settled.CompareAndSwap(false, true) {
+		return bus.ErrAlreadySettled
+	}
+	if !requeue {
+		if err := d.confirm(ctx, "+TERM"); err != nil {
+			d.s.settle(d, awaitRedelivery)
+			return err
+		}
+		d.s.settle(d, advance)
+		return nil
+	}
+	// Hold the key before the -NAK leaves, so a prompt redelivery is not
+	// mistaken for something new. At MaxDeliver no redelivery will come.
+	if md := d.s.b.cfg.maxDeliver; md > 0 && d.attempt >= uint64(md) {
+		d.s.settle(d, advance)
+	} else {
+		d.s.settle(d, awaitRedelivery)
+	}
+	return d.confirm(ctx, "-NAK")
+}
+
+// confirm sends a settle verb to the message's reply subject as a request:
+// the server answers once it has processed it.
+func (d *delivery) confirm(ctx context.Context, verb string) error {
+	ctx, cancel := d.s.b.ctxTimeout(ctx)
+	defer cancel()
+	if _, err := d.s.b.nc.RequestWithContext(ctx, d.m.Reply(), []byte(verb)); err != nil {
+		return fmt.Errorf("natsbus: %s %s (seq %d): %w", verb, d.msg.ID, d.seq, err)
+	}
+	return nil
+}
+
+// settle tells the pump; after the pump stopped there is nothing to tell.
+func (s *subscription) settle(d *delivery, o outcome) {
+	select {
+	case s.settles <- settleReq{d: d, out: o}:
+	case <-s.done:
+	}
+}
