@@ -1,0 +1,499 @@
+package redisbus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/edkit-dev/edkit/reference/bus"
+)
+
+// leaseScript renews (IDLE 0) or releases (IDLE large) every entry the
+// consumer owns, atomically, so it never takes back an entry another member
+// has just reclaimed. With ARGV[5] = "1" a consumer owning nothing is
+// deleted, which is only safe when nothing can be handed to it any more.
+var leaseScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[3]), ARGV[2])
+if #p == 0 then
+  if ARGV[5] == '1' then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) end
+  return 0
+end
+local args = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
+for _, e in ipairs(p) do args[#args+1] = e[1] end
+args[#args+1] = 'IDLE'
+args[#args+1] = ARGV[4]
+args[#args+1] = 'JUSTID'
+redis.call(unpack(args))
+return #p
+`)
+
+// releasedIdle is the idle time given to entries a subscription leaves
+// unsettled: longer than any sensible MinIdle, so the next member reclaims
+// them at once.
+const releasedIdle = 365 * 24 * time.Hour
+
+// Subscribe joins group on topic as a new consumer, creating the stream and
+// the group (from the stream's start) when missing. The channel closes when
+// ctx is done or the Bus closes.
+func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.Delivery, error) {
+	if topic == "" {
+		return nil, ErrNoTopic
+	}
+	if group == "" {
+		return nil, ErrNoGroup
+	}
+	if b.isClosed() {
+		return nil, bus.ErrClosed
+	}
+	key := b.StreamKey(topic)
+	if err := b.ensureGroup(ctx, key, group); err != nil {
+		return nil, err
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails on Linux
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, bus.ErrClosed
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &subscription{
+		b: b, key: key, topic: topic, group: group,
+		consumer: "edkit-" + hex.EncodeToString(rnd[:]),
+		cancel:   cancel,
+		out:      make(chan bus.Delivery),
+		fetched:  make(chan []*entry),
+		settles:  make(chan settleReq),
+		done:     make(chan struct{}),
+		tokens:   make(chan struct{}, b.cfg.maxInFlight),
+		held:     map[string]bool{},
+	}
+	for i := 0; i < b.cfg.maxInFlight; i++ {
+		s.tokens <- struct{}{}
+	}
+	b.subs.Add(1)
+	go s.fetch(sctx)
+	go s.pump(sctx)
+	return s.out, nil
+}
+
+func (b *Bus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+func (b *Bus) ensureGroup(ctx context.Context, key, group string) error {
+	err := b.client.XGroupCreateMkStream(ctx, key, group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("redisbus: create group %s on %s: %w", group, key, err)
+	}
+	return nil
+}
+
+type subscription struct {
+	b                           *Bus
+	key, topic, group, consumer string
+	cancel                      context.CancelFunc
+	out                         chan bus.Delivery
+	fetched                     chan []*entry
+	settles                     chan settleReq
+	done                        chan struct{} // closed when the pump stops
+	tokens                      chan struct{} // one per entry that may be held
+	claimCursor                 string
+	mu                          sync.Mutex
+	held                        map[string]bool // stream IDs read and not yet settled
+}
+
+// entry is one stream entry held by the subscription.
+type entry struct {
+	id      string // stream ID
+	ms, seq uint64
+	qkey    string // ordering key
+	msg     *bus.Message
+	attempt int
+}
+
+func newEntry(topic string, xm redis.XMessage, attempt int) *entry {
+	e := &entry{id: xm.ID, msg: fromEntry(topic, xm), attempt: attempt}
+	ms, seq, _ := strings.Cut(xm.ID, "-")
+	e.ms, _ = strconv.ParseUint(ms, 10, 64)
+	e.seq, _ = strconv.ParseUint(seq, 10, 64)
+	e.qkey = "k" + e.msg.Key
+	if e.msg.Key == "" {
+		e.qkey = "#" + xm.ID // keyless: its own queue, unordered
+	}
+	return e
+}
+
+func (e *entry) before(o *entry) bool {
+	return e.ms < o.ms || (e.ms == o.ms && e.seq < o.seq)
+}
+
+type settleReq struct {
+	d       *delivery
+	advance bool // false: requeue at the head of its key
+}
+
+// fetch reads new entries and reclaims idle ones, as many as there are
+// tokens, and keeps the subscription's own entries from looking idle.
+func (s *subscription) fetch(ctx context.Context) {
+	defer close(s.fetched)
+	cfg := s.b.cfg
+	keep := time.NewTicker(cfg.minIdle / 3)
+	defer keep.Stop()
+	reclaimEvery := time.NewTicker(cfg.minIdle / 2)
+	defer reclaimEvery.Stop()
+	reclaimDue := true
+	s.claimCursor = "0-0"
+	credit := 0
+	backoff := 10 * time.Millisecond
+	for {
+		if credit == 0 {
+			select {
+			case <-s.tokens:
+				credit = 1
+			case <-keep.C:
+				s.lease(ctx, 0, false)
+				continue
+			case <-reclaimEvery.C:
+				reclaimDue = true
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+	more:
+		for int64(credit) < cfg.count {
+			select {
+			case <-s.tokens:
+				credit++
+			default:
+				break more
+			}
+		}
+		select {
+		case <-keep.C:
+			s.lease(ctx, 0, false)
+		case <-reclaimEvery.C:
+			reclaimDue = true
+		default:
+		}
+		var batch []*entry
+		var err error
+		if reclaimDue {
+			batch, err = s.reclaim(ctx, credit)
+			if err == nil && s.claimCursor == "0-0" {
+				reclaimDue = false
+			}
+		}
+		if err == nil && len(batch) == 0 {
+			batch, err = s.read(ctx, credit)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				_ = s.b.ensureGroup(ctx, s.key, s.group) // the stream was deleted; start again
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
+		batch = s.hold(batch)
+		credit -= len(batch)
+		if len(batch) == 0 {
+			continue
+		}
+		select {
+		case s.fetched <- batch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// hold drops entries the subscription already holds (reclaimed from
+// itself after a missed renewal) and records the rest.
+func (s *subscription) hold(batch []*entry) []*entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := batch[:0]
+	for _, e := range batch {
+		if !s.held[e.id] {
+			s.held[e.id] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *subscription) unhold(id string) {
+	s.mu.Lock()
+	delete(s.held, id)
+	s.mu.Unlock()
+}
+
+func (s *subscription) read(ctx context.Context, n int) ([]*entry, error) {
+	res, err := s.b.client.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: s.group, Consumer: s.consumer, Streams: []string{s.key, ">"},
+		Count: int64(n), Block: s.b.cfg.block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*entry
+	for _, st := range res {
+		for _, xm := range st.Messages {
+			out = append(out, newEntry(s.topic, xm, 1))
+		}
+	}
+	return out, nil
+}
+
+// reclaim takes over entries idle for MinIdle in any consumer's pending
+// list and reads their delivery counts.
+func (s *subscription) reclaim(ctx context.Context, n int) ([]*entry, error) {
+	msgs, next, err := s.b.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: s.key, Group: s.group, Consumer: s.consumer,
+		MinIdle: s.b.cfg.minIdle, Start: s.claimCursor, Count: int64(n),
+	}).Result()
+	if err != nil {
+		return nil, err
+	}
+	s.claimCursor = next
+	var live []redis.XMessage
+	for _, xm := range msgs {
+		if xm.Values != nil { // nil: deleted or trimmed since it was read
+			live = append(live, xm)
+		}
+	}
+	if len(live) == 0 {
+		return nil, nil
+	}
+	counts := map[string]int{}
+	pend, err := s.b.client.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: s.key, Group: s.group, Consumer: s.consumer,
+		Start: live[0].ID, End: live[len(live)-1].ID, Count: int64(len(live) + s.b.cfg.maxInFlight),
+	}).Result()
+	if err == nil {
+		for _, p := range pend {
+			counts[p.ID] = int(p.RetryCount)
+		}
+	}
+	out := make([]*entry, len(live))
+	for i, xm := range live {
+		out[i] = newEntry(s.topic, xm, max(counts[xm.ID], 1))
+	}
+	return out, nil
+}
+
+// lease renews (idle 0) or releases every entry this consumer owns.
+func (s *subscription) lease(ctx context.Context, idle time.Duration, deleteIfEmpty bool) {
+	del := "0"
+	if deleteIfEmpty {
+		del = "1"
+	}
+	limit := 2*s.b.cfg.maxInFlight + int(s.b.cfg.count)
+	// Best effort: a failed renewal only risks a duplicate delivery by
+	// another member, and a failed release only delays redelivery until
+	// the entries are MinIdle old.
+	_ = leaseScript.Run(ctx, s.b.client, []string{s.key},
+		s.group, s.consumer, limit, idle.Milliseconds(), del).Err()
+}
+
+type keyQueue struct {
+	queue    []*entry // queue[0] is in flight when inflight is set
+	inflight *delivery
+}
+
+func (s *subscription) pump(ctx context.Context) {
+	defer s.b.subs.Done()
+	defer close(s.out)
+	defer func() {
+		s.cancel()
+		close(s.done)
+		for range s.fetched { // let fetch stop before releasing
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		s.lease(rctx, releasedIdle, true)
+	}()
+
+	queues := map[string]*keyQueue{}
+	var ready []string // keys with a queued head and nothing in flight
+	var pending *delivery
+	for {
+		if pending == nil && len(ready) > 0 {
+			pending = newDelivery(s, queues[ready[0]].queue[0])
+		}
+		var out chan bus.Delivery
+		if pending != nil {
+			out = s.out
+		}
+		select {
+		case out <- pending:
+			q := queues[pending.e.qkey]
+			q.inflight = pending
+			ready = ready[1:]
+			pending = nil
+		case batch, ok := <-s.fetched:
+			if !ok {
+				return
+			}
+			for _, e := range batch {
+				q := queues[e.qkey]
+				if q == nil {
+					q = &keyQueue{}
+					queues[e.qkey] = q
+				}
+				if len(q.queue) == 0 && q.inflight == nil {
+					ready = append(ready, e.qkey)
+				}
+				q.insert(e)
+			}
+			if pending != nil && queues[pending.e.qkey].queue[0] != pending.e {
+				pending = nil // an older reclaimed entry of that key goes first
+			}
+		case req := <-s.settles:
+			k := req.d.e.qkey
+			q := queues[k]
+			if q == nil || q.inflight != req.d {
+				continue
+			}
+			q.inflight = nil
+			if req.advance {
+				q.queue = q.queue[1:]
+				s.unhold(req.d.e.id)
+				s.tokens <- struct{}{}
+			} else {
+				q.queue[0].attempt++
+			}
+			switch {
+			case len(q.queue) == 0:
+				delete(queues, k)
+			case req.advance:
+				ready = append(ready, k)
+			default:
+				// A requeued head is delivered again first.
+				ready = append([]string{k}, ready...)
+				pending = nil
+			}
+		case <-ctx.Done():
+			return
+		case <-s.b.done:
+			return
+		}
+	}
+}
+
+// insert places e in stream order, but never before an entry in flight.
+func (q *keyQueue) insert(e *entry) {
+	lo := 0
+	if q.inflight != nil {
+		lo = 1
+	}
+	i := lo + sort.Search(len(q.queue)-lo, func(i int) bool { return e.before(q.queue[lo+i]) })
+	q.queue = append(q.queue, nil)
+	copy(q.queue[i+1:], q.queue[i:])
+	q.queue[i] = e
+}
+
+// delivery is one stream entry handed to the subscriber.
+type delivery struct {
+	s       *subscription
+	e       *entry
+	msg     *bus.Message
+	attempt int
+	settled atomic.Bool
+}
+
+var _ bus.Delivery = (*delivery)(nil)
+
+func newDelivery(s *subscription, e *entry) *delivery {
+	m := e.msg.Clone()
+	m.SetHeader(bus.HeaderAttempt, strconv.Itoa(e.attempt))
+	return &delivery{s: s, e: e, msg: m, attempt: e.attempt}
+}
+
+func (d *delivery) Message() *bus.Message { return d.msg }
+
+// StreamID is the entry's Redis stream ID, for recorders that check
+// positions.
+func (d *delivery) StreamID() string { return d.e.id }
+
+// Attempt is the delivery attempt, from 1: Redis's delivery count when the
+// entry was read or reclaimed, plus local requeues. It is also in the
+// message's bus.HeaderAttempt header.
+func (d *delivery) Attempt() int { return d.attempt }
+
+// Ack acknowledges the entry (XACK) and lets its key move on.
+func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
+
+// Nack with requeue delivers the entry again before anything later of its
+// key; without, it acknowledges it (the message is dropped).
+func (d *delivery) Nack(ctx context.Context, requeue bool) error { return d.settle(ctx, !requeue) }
+
+func (d *delivery) settle(ctx context.Context, advance bool) error {
+	if !d.settled.CompareAndSwap(false, true) {
+		return bus.ErrAlreadySettled
+	}
+	s := d.s
+	select {
+	case <-s.done:
+		return ErrRevoked
+	default:
+	}
+	var aerr error
+	if advance {
+		if aerr = s.ack(ctx, d.e.id); aerr != nil {
+			// Not acked: hand it back so it is redelivered rather than
+			// skipped; the caller learns the ack failed.
+			advance = false
+			aerr = fmt.Errorf("redisbus: ack %s %s: %w", s.key, d.e.id, aerr)
+		}
+	}
+	select {
+	case s.settles <- settleReq{d: d, advance: advance}:
+		return aerr
+	case <-s.done:
+		if aerr != nil {
+			return aerr
+		}
+		if advance {
+			return nil // acked before the subscription ended
+		}
+		return ErrRevoked
+	}
+}
+
+func (s *subscription) ack(ctx context.Context, id string) error {
+	if !s.b.cfg.deleteOnAck {
+		return s.b.client.XAck(ctx, s.key, s.group, id).Err()
+	}
+	_, err := s.b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, s.key, s.group, id)
+		p.XDel(ctx, s.key, id)
+		return nil
+	})
+	return err
+}
