@@ -1,0 +1,355 @@
+package natsbus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/embedded"
+	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/bus/bustest"
+	"github.com/edkit-dev/edkit/reference/bus/natsbus"
+)
+
+// natsURL is the embedded JetStream server shared by the package's tests;
+// empty when it could not start (the tests then skip).
+var natsURL string
+
+var startErr error
+
+// TestMain starts one durable embedded NATS JetStream server for the whole
+// binary and closes it afterwards. The reference tree imports the harness
+// only from tests, to get a real broker.
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{
+		{Kind: env.KindNATS, Provider: env.Embedded, Durable: true},
+	}}, env.WithProvider(embedded.New()))
+	cancel()
+	if err != nil {
+		startErr = err
+	} else {
+		natsURL = e.Component("nats").Endpoint().URL
+	}
+	code := m.Run()
+	if e != nil {
+		if err := e.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "close env:", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+func url(t *testing.T) string {
+	t.Helper()
+	if natsURL == "" {
+		t.Skipf("embedded nats cannot start here: %v", startErr)
+	}
+	return natsURL
+}
+
+func newBus(t *testing.T, opts ...natsbus.Option) *natsbus.Bus {
+	t.Helper()
+	b, err := natsbus.New(url(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil && !errors.Is(err, bus.ErrClosed) {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func next(ctx context.Context, t *testing.T, ch <-chan bus.Delivery) bus.Delivery {
+	t.Helper()
+	select {
+	case d, ok := <-ch:
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return d
+	case <-ctx.Done():
+		t.Fatal("no delivery before the deadline")
+	}
+	return nil
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("nats", func(t *testing.T) {
+		u := url(t)
+		bustest.Run(t, func(t *testing.T) bus.Bus {
+			t.Helper()
+			b, err := natsbus.New(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		})
+	})
+}
+
+func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t)
+	topic := bustest.Topic(t, "rt")
+	in := &bus.Message{ID: "id-1", Topic: topic, Key: "order-7", Payload: []byte("p\x00q"),
+		Headers: map[string]string{bus.HeaderType: "OrderPlaced", "lower-case": "v", "Mixed-Case": "w"}}
+	if err := b.Publish(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := next(ctx, t, ch)
+	got := d.Message()
+	want := in.Clone()
+	want.SetHeader(bus.HeaderAttempt, "1")
+	if got.ID != want.ID || got.Topic != want.Topic || got.Key != want.Key || string(got.Payload) != string(want.Payload) ||
+		fmt.Sprint(got.Headers) != fmt.Sprint(want.Headers) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if seq, ok := d.(interface{ StreamSeq() uint64 }); !ok || seq.StreamSeq() != 1 {
+		t.Fatalf("stream sequence not exposed or wrong: %v", seq)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMsgIDDeduplicates(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t)
+	topic := bustest.Topic(t, "dedup")
+	m := &bus.Message{ID: "same", Topic: topic, Key: "k", Payload: []byte("1")}
+	for i := 0; i < 3; i++ {
+		if err := b.Publish(ctx, m, m); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	if err := b.Publish(ctx, &bus.Message{ID: "other", Topic: topic, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	// Inspect the stream itself: one stored copy of "same", then "other".
+	nc, err := nats.Connect(url(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, b.StreamName(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want 2 (one per distinct ID)", info.State.Msgs)
+	}
+	ch, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"same", "other"} {
+		d := next(ctx, t, ch)
+		if d.Message().ID != want {
+			t.Fatalf("got %s, want %s", d.Message().ID, want)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMaxDeliverRoutesToDeadLetterTopic(t *testing.T) {
+	ctx := testCtx(t)
+	dlq := bustest.Topic(t, "dlq")
+	errs := make(chan error, 4)
+	b := newBus(t, natsbus.MaxDeliver(3), natsbus.DeadLetterTopic(dlq),
+		natsbus.OnError(func(err error) { errs <- err }))
+	topic := bustest.Topic(t, "poison")
+	poison := &bus.Message{ID: "poison-1", Topic: topic, Key: "k", Payload: []byte("bad"),
+		Headers: map[string]string{bus.HeaderType: "T"}}
+	after := &bus.Message{ID: "fine-2", Topic: topic, Key: "k"}
+	if err := b.Publish(ctx, poison, after); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.Subscribe(ctx, topic, "workers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 1; attempt <= 3; attempt++ {
+		d := next(ctx, t, ch)
+		if d.Message().ID != "poison-1" || d.Message().Header(bus.HeaderAttempt) != fmt.Sprint(attempt) {
+			t.Fatalf("delivery %d: %s attempt %s, want poison-1 attempt %d",
+				attempt, d.Message().ID, d.Message().Header(bus.HeaderAttempt), attempt)
+		}
+		if err := d.Nack(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := next(ctx, t, ch)
+	if d.Message().ID != "fine-2" {
+		t.Fatalf("after max deliveries got %s, want fine-2", d.Message().ID)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	dch, err := b.Subscribe(ctx, dlq, "dlq-reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dd bus.Delivery
+	select {
+	case dd = <-dch:
+	case err := <-errs:
+		t.Fatalf("dead-letter routing: %v", err)
+	case <-ctx.Done():
+		t.Fatal("nothing on the dead-letter topic")
+	}
+	got := dd.Message()
+	wantHeaders := map[string]string{
+		bus.HeaderDLQReason:        natsbus.DLQReasonMaxDeliveries,
+		bus.HeaderDLQAttempts:      "3",
+		bus.HeaderDLQOriginalTopic: topic,
+		bus.HeaderDLQGroup:         "workers",
+		bus.HeaderType:             "T",
+	}
+	if got.ID != "poison-1" || got.Key != "k" || string(got.Payload) != "bad" || got.Topic != dlq {
+		t.Fatalf("dead letter = %+v", got)
+	}
+	for k, v := range wantHeaders {
+		if got.Header(k) != v {
+			t.Errorf("dead letter header %s = %q, want %q", k, got.Header(k), v)
+		}
+	}
+	if err := dd.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNackWithoutRequeueTerminates(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t, natsbus.AckWait(time.Second))
+	topic := bustest.Topic(t, "term")
+	if err := b.Publish(ctx, &bus.Message{ID: "a", Topic: topic, Key: "k"}, &bus.Message{ID: "b", Topic: topic, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := next(ctx, t, ch)
+	if err := d.Nack(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if d := next(ctx, t, ch); d.Message().ID != "b" {
+		t.Fatalf("got %s, want b", d.Message().ID)
+	} else if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Past AckWait, a terminated message must not come back.
+	select {
+	case d := <-ch:
+		t.Fatalf("unexpected redelivery of %s", d.Message().ID)
+	case <-time.After(2 * time.Second):
+	}
+}
+
+func TestGroupMembersShare(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t)
+	topic := bustest.Topic(t, "share")
+	const n = 40
+	var ms []*bus.Message
+	for i := 0; i < n; i++ {
+		ms = append(ms, &bus.Message{ID: fmt.Sprint(i), Topic: topic, Key: fmt.Sprint(i % 8)})
+	}
+	ch1, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch2, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, ms...); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for len(seen) < n {
+		var d bus.Delivery
+		select {
+		case d = <-ch1:
+		case d = <-ch2:
+		case <-ctx.Done():
+			t.Fatalf("saw %d of %d", len(seen), n)
+		}
+		seen[d.Message().ID]++
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", id, c)
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	if _, err := natsbus.New(""); !errors.Is(err, natsbus.ErrNoURL) {
+		t.Fatalf("New(\"\") = %v", err)
+	}
+	if _, err := natsbus.New(url(t), natsbus.MaxBuffered(0)); !errors.Is(err, natsbus.ErrBadOption) {
+		t.Fatalf("MaxBuffered(0) = %v", err)
+	}
+	b := newBus(t)
+	ctx := context.Background()
+	subErr := func(topic, group string) error { _, err := b.Subscribe(ctx, topic, group); return err }
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"nil message", b.Publish(ctx, nil), natsbus.ErrNilMessage},
+		{"no topic", b.Publish(ctx, &bus.Message{ID: "x"}), natsbus.ErrNoTopic},
+		{"wildcard topic", b.Publish(ctx, &bus.Message{ID: "x", Topic: "a.*"}), natsbus.ErrBadTopic},
+		{"empty token", b.Publish(ctx, &bus.Message{ID: "x", Topic: "a..b"}), natsbus.ErrBadTopic},
+		{"space", subErr("a b", "g"), natsbus.ErrBadTopic},
+		{"no group", subErr("t", ""), natsbus.ErrNoGroup},
+		{"empty topic", subErr("", "g"), natsbus.ErrNoTopic},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, tt.want) {
+				t.Fatalf("got %v, want %v", tt.err, tt.want)
+			}
+		})
+	}
+}
