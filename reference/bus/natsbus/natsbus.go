@@ -301,7 +301,11 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	if b.isClosed() {
 		return bus.ErrClosed
 	}
-	nms := make([]*nats.Msg, len(msgs))
+	type sent struct {
+		id string
+		f  jetstream.PubAckFuture
+	}
+	nms := make([]*nats.Msg, 0, len(msgs))
 	for i, m := range msgs {
 		if m == nil {
 			return fmt.Errorf("message %d: %w", i, ErrNilMessage)
@@ -312,31 +316,32 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 		if _, err := b.stream(ctx, m.Topic); err != nil {
 			return err
 		}
-		nms[i] = b.toNATS(m)
+		nms = append(nms, b.toNATS(m))
 	}
-	futs := make([]jetstream.PubAckFuture, 0, len(nms))
+	futs := make([]sent, 0, len(nms))
 	var sendErr error
-	for i, nm := range nms {
+	for _, nm := range nms {
+		id := nm.Header.Get(jetstream.MsgIDHeader)
 		f, err := b.js.PublishMsgAsync(nm)
 		if err != nil {
-			sendErr = fmt.Errorf("natsbus: publish %s: %w", msgs[i].ID, err)
+			sendErr = fmt.Errorf("natsbus: publish %s: %w", id, err)
 			break
 		}
-		futs = append(futs, f)
+		futs = append(futs, sent{id: id, f: f})
 	}
 	var errs []error
 	unknown := sendErr != nil && len(futs) > 0 // an earlier part of the batch may be stored
 	if sendErr != nil {
 		errs = append(errs, sendErr)
 	}
-	for i, f := range futs {
+	for _, s := range futs {
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
+		case <-s.f.Ok():
+		case err := <-s.f.Err():
 			if outcomeUnknown(err) {
 				unknown = true
 			}
-			errs = append(errs, fmt.Errorf("natsbus: publish %s: %w", msgs[i].ID, err))
+			errs = append(errs, fmt.Errorf("natsbus: publish %s: %w", s.id, err))
 		case <-ctx.Done():
 			return fmt.Errorf("natsbus: publish: awaiting acks: %w: %w", bus.ErrOutcomeUnknown, ctx.Err())
 		case <-b.done:

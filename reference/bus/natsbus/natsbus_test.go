@@ -353,3 +353,37 @@ func TestValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestPublishToStoppedServerIsOutcomeUnknown(t *testing.T) {
+	url(t) // skip where embedded NATS cannot start
+	ctx := testCtx(t)
+	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{
+		{Kind: env.KindNATS, Provider: env.Embedded},
+	}}, env.WithProvider(embedded.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Close() }()
+	c := e.Component("nats")
+	b2, err := natsbus.New(c.Endpoint().URL, natsbus.MemoryStorage(), natsbus.OpTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b2.Close() }()
+	topic := bustest.Topic(t, "dead")
+	if err := b2.Publish(ctx, &bus.Message{ID: "1", Topic: topic, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	stopper, ok := c.(env.Stopper)
+	if !ok {
+		t.Skip("embedded nats handle cannot stop")
+	}
+	if err := stopper.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = b2.Publish(ctx, &bus.Message{ID: "2", Topic: topic, Key: "k"})
+	if !errors.Is(err, bus.ErrOutcomeUnknown) {
+		t.Fatalf("publish to stopped server = %v, want ErrOutcomeUnknown", err)
+	}
+	t.Logf("publish to stopped server: %v", err)
+}

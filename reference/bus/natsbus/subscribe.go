@@ -98,8 +98,8 @@ type subscription struct {
 type outcome int
 
 const (
-	advance  outcome = iota // acked or terminated: the key moves on
-	awaitRedelivery         // nacked (or ack unconfirmed): hold the key for the redelivery
+	advance         outcome = iota // acked or terminated: the key moves on
+	awaitRedelivery                // nacked (or ack unconfirmed): hold the key for the redelivery
 )
 
 type settleReq struct {
@@ -147,8 +147,8 @@ func (s *subscription) pump(ctx context.Context) {
 	defer close(s.out)
 	keys := map[string]*keyQueue{}
 	held := map[uint64]*delivery{} // queued or in flight, by stream sequence
-	var ready []string              // keys with a queued head, idle
-	waiting := 0                    // keys awaiting a redelivery
+	var ready []string             // keys with a queued head, idle
+	waiting := 0                   // keys awaiting a redelivery
 	defer func() {
 		s.cancel()
 		close(s.done)
@@ -189,7 +189,14 @@ func (s *subscription) pump(ctx context.Context) {
 			kq := keys[pending.msg.Key]
 			kq.queue = kq.queue[1:]
 			kq.inflight = pending
-			ready = ready[1:]
+			// Not always ready[0]: a redelivered head may have been put
+			// in front since pending was picked.
+			for i, k := range ready {
+				if k == pending.msg.Key {
+					ready = append(ready[:i], ready[i+1:]...)
+					break
+				}
+			}
 			pending = nil
 		case m, ok := <-fetched:
 			if !ok {
