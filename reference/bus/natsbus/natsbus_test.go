@@ -387,3 +387,50 @@ func TestPublishToStoppedServerIsOutcomeUnknown(t *testing.T) {
 	}
 	t.Logf("publish to stopped server: %v", err)
 }
+
+// TestPerKeyOrderAcrossNacks nacks (with requeue) about a third of the
+// deliveries and requires one subscription to ack each key's messages in
+// publish order, exactly once each.
+func TestPerKeyOrderAcrossNacks(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t, natsbus.MaxBuffered(16), natsbus.PullBatch(8))
+	topic := bustest.Topic(t, "nacks")
+	const n, nkeys = 150, 5
+	var ms []*bus.Message
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("k%d", i%nkeys)
+		ms = append(ms, &bus.Message{ID: fmt.Sprint(i), Topic: topic, Key: k,
+			Headers: map[string]string{bus.HeaderSeq: fmt.Sprint(i/nkeys + 1)}})
+	}
+	if err := b.Publish(ctx, ms...); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]int{}
+	acked, nacks := 0, 0
+	for i := 0; acked < n; i++ {
+		d := next(ctx, t, ch)
+		m := d.Message()
+		if i%3 == 0 {
+			nacks++
+			if err := d.Nack(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		seq := 0
+		_, _ = fmt.Sscan(m.Header(bus.HeaderSeq), &seq)
+		if seq != last[m.Key]+1 {
+			t.Fatalf("key %s: acked seq %d after %d", m.Key, seq, last[m.Key])
+		}
+		last[m.Key] = seq
+		acked++
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("acked %d in per-key order with %d nacks", acked, nacks)
+}
