@@ -26,6 +26,8 @@
 // DoubleAck; Nack(requeue) is a confirmed -NAK (JetStream redelivers,
 // incrementing the delivery count, which each delivery carries in
 // bus.HeaderAttempt); Nack without requeue is a confirmed +TERM.
+// A delivery can still be settled after its subscription ended (JetStream
+// settles by the message's reply subject), until AckWait hands it on.
 //
 // Guarantee profile:
 //   - Loss: none for acknowledged publishes (file storage by default). A
