@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -134,6 +133,9 @@ func New(addr string, opts ...Option) (*Bus, error) {
 	// A retried XADD whose first reply was lost would be written twice
 	// while Publish reports one success; the bus retries reads itself.
 	ro.MaxRetries = -1
+	// Without it go-redis ignores ctx deadlines on reads and writes, and a
+	// publish to a silent server outlives its caller's deadline.
+	ro.ContextTimeoutEnabled = true
 	if cfg.poolSize > 0 {
 		ro.PoolSize = cfg.poolSize
 	}
@@ -236,15 +238,12 @@ func fromEntry(topic string, xm redis.XMessage) *bus.Message {
 }
 
 // outcomeUnknown reports whether a command error leaves the outcome open:
-// anything but an error reply from Redis, or a connection that was never
-// made.
+// anything but an error reply from Redis. go-redis reports a connection
+// that could not be made as the caller's deadline passing, which cannot be
+// told from a lost reply, so that counts as unknown too.
 func outcomeUnknown(err error) bool {
 	var re redis.Error
 	if errors.As(err, &re) {
-		return false
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
 		return false
 	}
 	return true
