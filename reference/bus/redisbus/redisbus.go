@@ -243,10 +243,7 @@ func fromEntry(topic string, xm redis.XMessage) *bus.Message {
 // told from a lost reply, so that counts as unknown too.
 func outcomeUnknown(err error) bool {
 	var re redis.Error
-	if errors.As(err, &re) {
-		return false
-	}
-	return true
+	return !errors.As(err, &re)
 }
 
 // Close stops every subscription (their channels close; unsettled entries

@@ -238,7 +238,7 @@ func TestReclaimFromDeadConsumer(t *testing.T) {
 // another member.
 func TestLiveConsumerKeepsItsEntries(t *testing.T) {
 	ctx := testCtx(t)
-	b := newBus(t, redisbus.MinIdle(150*time.Millisecond))
+	b := newBus(t, redisbus.MinIdle(300*time.Millisecond))
 	topic := bustest.Topic(t, "lease")
 	if err := b.Publish(ctx,
 		&bus.Message{ID: "a1", Topic: topic, Key: "a"},
@@ -257,7 +257,7 @@ func TestLiveConsumerKeepsItsEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet(t, other, 700*time.Millisecond) // over four MinIdles
+	quiet(t, other, 1200*time.Millisecond) // four MinIdles
 	if err := d.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestLiveConsumerKeepsItsEntries(t *testing.T) {
 	} else if err := d2.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	quiet(t, other, 200*time.Millisecond)
+	quiet(t, other, 400*time.Millisecond)
 }
 
 // TestEndedSubscriptionReleasesEntries: a subscription that ends with an
@@ -429,6 +429,39 @@ func TestValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if !errors.Is(tt.err, tt.want) {
 				t.Fatalf("got %v, want %v", tt.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeleteOnAck(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []redisbus.Option
+		wantLen int64
+	}{
+		{"kept by default", nil, 2},
+		{"deleted with DeleteOnAck", []redisbus.Option{redisbus.DeleteOnAck()}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			b := newBus(t, tt.opts...)
+			topic := bustest.Topic(t, "del")
+			if err := b.Publish(ctx, &bus.Message{ID: "1", Topic: topic, Key: "k"}, &bus.Message{ID: "2", Topic: topic, Key: "k"}); err != nil {
+				t.Fatal(err)
+			}
+			ch, err := b.Subscribe(ctx, topic, "g")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				if err := recv(ctx, t, ch).Ack(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := b.Client().XLen(ctx, b.StreamKey(topic)).Result(); err != nil || n != tt.wantLen {
+				t.Fatalf("XLEN after acks = %d, %v; want %d", n, err, tt.wantLen)
 			}
 		})
 	}

@@ -82,6 +82,8 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 		s.tokens <- struct{}{}
 	}
 	b.subs.Add(1)
+	s.renewing.Add(1)
+	go s.renew(sctx)
 	go s.fetch(sctx)
 	go s.pump(sctx)
 	return s.out, nil
@@ -111,6 +113,7 @@ type subscription struct {
 	done                        chan struct{} // closed when the pump stops
 	tokens                      chan struct{} // one per entry that may be held
 	claimCursor                 string
+	renewing                    sync.WaitGroup
 	mu                          sync.Mutex
 	held                        map[string]bool // stream IDs read and not yet settled
 }
@@ -145,13 +148,28 @@ type settleReq struct {
 	advance bool // false: requeue at the head of its key
 }
 
+// renew keeps the subscription's own entries (queued or in a handler) from
+// looking idle to other members. It runs apart from fetch so a blocking
+// read never delays it.
+func (s *subscription) renew(ctx context.Context) {
+	defer s.renewing.Done()
+	t := time.NewTicker(s.b.cfg.minIdle / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.lease(ctx, 0, false)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // fetch reads new entries and reclaims idle ones, as many as there are
-// tokens, and keeps the subscription's own entries from looking idle.
+// tokens.
 func (s *subscription) fetch(ctx context.Context) {
 	defer close(s.fetched)
 	cfg := s.b.cfg
-	keep := time.NewTicker(cfg.minIdle / 3)
-	defer keep.Stop()
 	reclaimEvery := time.NewTicker(cfg.minIdle / 2)
 	defer reclaimEvery.Stop()
 	reclaimDue := true
@@ -163,9 +181,6 @@ func (s *subscription) fetch(ctx context.Context) {
 			select {
 			case <-s.tokens:
 				credit = 1
-			case <-keep.C:
-				s.lease(ctx, 0, false)
-				continue
 			case <-reclaimEvery.C:
 				reclaimDue = true
 				continue
@@ -183,8 +198,6 @@ func (s *subscription) fetch(ctx context.Context) {
 			}
 		}
 		select {
-		case <-keep.C:
-			s.lease(ctx, 0, false)
 		case <-reclaimEvery.C:
 			reclaimDue = true
 		default:
@@ -332,8 +345,9 @@ func (s *subscription) pump(ctx context.Context) {
 	defer func() {
 		s.cancel()
 		close(s.done)
-		for range s.fetched { // let fetch stop before releasing
+		for range s.fetched { // let fetch and renew stop before releasing
 		}
+		s.renewing.Wait()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		s.lease(rctx, releasedIdle, true)
