@@ -1,0 +1,377 @@
+package amqpbus_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/bus/amqpbus"
+	"github.com/edkit-dev/edkit/reference/bus/bustest"
+)
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newBus opens a Bus on the shared broker, closed when the test ends.
+func newBus(t *testing.T, opts ...amqpbus.Option) *amqpbus.Bus {
+	t.Helper()
+	needRabbit(t)
+	b, err := amqpbus.New(testCtx(t), rabbitURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil && !errors.Is(err, bus.ErrClosed) {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return b
+}
+
+func recv(ctx context.Context, t *testing.T, ch <-chan bus.Delivery) bus.Delivery {
+	t.Helper()
+	select {
+	case d, ok := <-ch:
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return d
+	case <-ctx.Done():
+		t.Fatal("no delivery before the deadline")
+	}
+	return nil
+}
+
+func subscribe(ctx context.Context, t *testing.T, b *amqpbus.Bus, topic, group string) <-chan bus.Delivery {
+	t.Helper()
+	ch, err := b.Subscribe(ctx, topic, group)
+	if err != nil {
+		t.Fatalf("subscribe %s/%s: %v", topic, group, err)
+	}
+	return ch
+}
+
+func TestConformance(t *testing.T) {
+	needRabbit(t)
+	// The suite publishes before subscribing; AMQP exchanges keep nothing,
+	// so the suite's groups are provisioned on first publish.
+	groups := amqpbus.ProvisionGroups("g", "g1", "g2")
+	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
+		t.Run(string(qt), func(t *testing.T) {
+			bustest.Run(t, func(t *testing.T) bus.Bus {
+				t.Helper()
+				b, err := amqpbus.New(testCtx(t), rabbitURL, groups, amqpbus.WithQueueType(qt))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			})
+		})
+	}
+}
+
+func TestRoundTripKeepsIDKeyAndHeaders(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t)
+	topic := bustest.Topic(t, "rt")
+	ch := subscribe(ctx, t, b, topic, "g")
+	long := strings.Repeat("k", 300) // longer than a routing key may be
+	in := []*bus.Message{
+		{ID: "id-1", Topic: topic, Key: "order-7", Payload: []byte("p1"),
+			Headers: map[string]string{bus.HeaderType: "OrderPlaced", "x-custom": "v"}},
+		{ID: "id-2", Topic: topic, Key: long, Payload: []byte("p2")},
+		{ID: "id-3", Topic: topic, Payload: []byte("no key")},
+	}
+	if err := b.Publish(ctx, in...); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range in {
+		t.Run(want.ID, func(t *testing.T) {
+			d := recv(ctx, t, ch)
+			got := d.Message()
+			if got.ID != want.ID || got.Key != want.Key || got.Topic != topic || string(got.Payload) != string(want.Payload) {
+				t.Fatalf("got %+v, want %+v", got, want)
+			}
+			if len(got.Headers) != len(want.Headers) {
+				t.Fatalf("headers %v, want %v", got.Headers, want.Headers)
+			}
+			for k, v := range want.Headers {
+				if got.Header(k) != v {
+					t.Fatalf("header %s = %q, want %q", k, got.Header(k), v)
+				}
+			}
+			if err := d.Ack(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestBrokerRequeueOrder records what RabbitMQ 3.10 does with a requeued
+// message when later ones wait in the queue: with prefetch 1 nothing is
+// held client-side, so this is the broker's own order. Both queue types
+// deliver the requeued message again first (quorum: returned messages are
+// served before the queue; classic: back at its original position). Only
+// quorum queues count attempts.
+func TestBrokerRequeueOrder(t *testing.T) {
+	tests := []struct {
+		qt          amqpbus.QueueType
+		wantAttempt string
+	}{
+		{amqpbus.Quorum, "2"},
+		{amqpbus.Classic, ""},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.qt), func(t *testing.T) {
+			ctx := testCtx(t)
+			b := newBus(t, amqpbus.WithQueueType(tt.qt), amqpbus.Prefetch(1))
+			topic := bustest.Topic(t, "rq")
+			ch := subscribe(ctx, t, b, topic, "g")
+			for _, id := range []string{"a", "b", "c"} {
+				// Different keys, so the client-side hold plays no part.
+				if err := b.Publish(ctx, &bus.Message{ID: id, Topic: topic, Key: id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := recv(ctx, t, ch)
+			if d.Message().ID != "a" || d.Message().Header(bus.HeaderAttempt) != "" {
+				t.Fatalf("first delivery %+v, want a without attempt header", d.Message())
+			}
+			if err := d.Nack(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			d = recv(ctx, t, ch)
+			if got := d.Message().ID; got != "a" {
+				t.Fatalf("after requeue got %s, want a again", got)
+			}
+			if got := d.Message().Header(bus.HeaderAttempt); got != tt.wantAttempt {
+				t.Fatalf("attempt header = %q, want %q", got, tt.wantAttempt)
+			}
+			if r, ok := d.(interface{ Redelivered() bool }); !ok || !r.Redelivered() {
+				t.Fatal("requeued delivery not marked redelivered")
+			}
+			for _, want := range []string{"b", "c"} {
+				if err := d.Ack(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if d = recv(ctx, t, ch); d.Message().ID != want {
+					t.Fatalf("got %s, want %s", d.Message().ID, want)
+				}
+			}
+			_ = d.Ack(ctx)
+		})
+	}
+}
+
+func TestNackWithoutRequeueDeadLetters(t *testing.T) {
+	ctx := testCtx(t)
+	dlq := bustest.Topic(t, "dlq")
+	b := newBus(t, amqpbus.DeadLetterExchange(dlq))
+	topic := bustest.Topic(t, "t")
+	// The dead-letter exchange is an ordinary topic of the Bus; its group
+	// queue must exist before the broker routes anything to it. The DLQ
+	// group's own queue dead-letters to itself too, harmlessly unused.
+	dead := subscribe(ctx, t, b, dlq, "ops")
+	ch := subscribe(ctx, t, b, topic, "g")
+	in := &bus.Message{ID: "poison", Topic: topic, Key: "k1", Payload: []byte("x"),
+		Headers: map[string]string{bus.HeaderType: "Bad"}}
+	if err := b.Publish(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(ctx, t, ch)
+	if err := d.Nack(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	dl := recv(ctx, t, dead).Message()
+	if dl.ID != "poison" || dl.Key != "k1" || dl.Topic != dlq || string(dl.Payload) != "x" || dl.Header(bus.HeaderType) != "Bad" {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	if got := dl.Header("x-first-death-reason"); got != "rejected" {
+		t.Errorf("x-first-death-reason = %q, want rejected", got)
+	}
+	// Not requeued: the group's queue is empty, so a marker comes next.
+	if err := b.Publish(ctx, &bus.Message{ID: "marker", Topic: topic, Key: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(ctx, t, ch).Message().ID; got != "marker" {
+		t.Fatalf("after nack got %s, want marker", got)
+	}
+}
+
+// TestPublishWithoutConfirmIsOutcomeUnknown pauses the broker so that the
+// publish is written but never confirmed.
+func TestPublishWithoutConfirmIsOutcomeUnknown(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t)
+	pauser, ok := rabbit.(env.Pauser)
+	if !ok {
+		t.Skip("the rabbitmq handle cannot pause")
+	}
+	topic := bustest.Topic(t, "t")
+	// Warm up: the exchange is declared and a confirm channel pooled, so
+	// the next publish needs no reply but its confirm.
+	if err := b.Publish(ctx, &bus.Message{ID: "warm", Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pauser.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := pauser.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := b.Publish(pctx, &bus.Message{ID: "x", Topic: topic})
+	if !errors.Is(err, bus.ErrOutcomeUnknown) {
+		t.Fatalf("publish to a paused broker = %v, want ErrOutcomeUnknown", err)
+	}
+}
+
+// TestReconnectAfterKill kills the broker under a subscription with an
+// unacked delivery and a publish waiting for its confirm, restarts it, and
+// checks that the publish reported an unknown outcome, the unacked and new
+// messages arrive on the same subscription channel, and publishing works.
+func TestReconnectAfterKill(t *testing.T) {
+	needRabbit(t)
+	killer, kok := rabbit.(env.Killer)
+	restarter, rok := rabbit.(env.Restarter)
+	pauser, pok := rabbit.(env.Pauser)
+	if !kok || !rok || !pok {
+		t.Skip("the rabbitmq handle cannot pause, kill and restart")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b := newBus(t, amqpbus.Reconnect(20*time.Millisecond, 300*time.Millisecond))
+	topic := bustest.Topic(t, "t")
+	ch := subscribe(ctx, t, b, topic, "g")
+	if err := b.Publish(ctx, &bus.Message{ID: "before", Topic: topic, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	unacked := recv(ctx, t, ch)
+	if unacked.Message().ID != "before" {
+		t.Fatalf("got %s", unacked.Message().ID)
+	}
+
+	// A publish in flight: written, its confirm held back by the pause.
+	if err := pauser.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inflight := make(chan error, 1)
+	go func() { inflight <- b.Publish(ctx, &bus.Message{ID: "inflight", Topic: topic, Key: "k"}) }()
+	select {
+	case err := <-inflight:
+		t.Fatalf("publish returned while the broker was paused: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	start := time.Now()
+	if err := killer.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kill took %v", time.Since(start))
+	select {
+	case err := <-inflight:
+		if !errors.Is(err, bus.ErrOutcomeUnknown) {
+			t.Fatalf("in-flight publish = %v, want ErrOutcomeUnknown", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("in-flight publish did not return after the kill")
+	}
+	// With the broker down nothing can be published.
+	dctx, dcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err := b.Publish(dctx, &bus.Message{ID: "down", Topic: topic, Key: "k"})
+	dcancel()
+	if err == nil {
+		t.Fatal("publish with the broker down succeeded")
+	}
+	t.Logf("publish with the broker down: %v (%v after kill)", err, time.Since(start))
+	start = time.Now()
+	if err := restarter.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("broker restart took %v", time.Since(start))
+	if err := unacked.Ack(ctx); err == nil {
+		t.Fatal("ack of a delivery from the lost channel succeeded")
+	}
+	start = time.Now()
+	if err := b.Publish(ctx, &bus.Message{ID: "after", Topic: topic, Key: "k"}); err != nil {
+		dumpLogs(t)
+		t.Fatalf("publish after restart: %v (after %v)", err, time.Since(start))
+	}
+	t.Logf("publish after restart took %v", time.Since(start))
+	// "before" was confirmed and never acked: the durable queue hands it
+	// back. "inflight" may or may not be there (outcome unknown).
+	seen := map[string]int{}
+	for seen["after"] == 0 {
+		d := recv(ctx, t, ch)
+		seen[d.Message().ID]++
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seen["before"] != 1 {
+		t.Fatalf("after reconnect saw %v, want before once (redelivered) and after", seen)
+	}
+	t.Logf("after reconnect: %v", seen)
+}
+
+func TestValidation(t *testing.T) {
+	if _, err := amqpbus.New(context.Background(), ""); !errors.Is(err, amqpbus.ErrNoURL) {
+		t.Fatalf("New(\"\") = %v", err)
+	}
+	b := newBus(t)
+	ctx := testCtx(t)
+	subErr := func(topic, group string) error {
+		_, err := b.Subscribe(ctx, topic, group)
+		return err
+	}
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"nil message", b.Publish(ctx, nil), amqpbus.ErrNilMessage},
+		{"no topic", b.Publish(ctx, &bus.Message{ID: "x"}), amqpbus.ErrNoTopic},
+		{"no group", subErr("t", ""), amqpbus.ErrNoGroup},
+		{"empty topic", subErr("", "g"), amqpbus.ErrNoTopic},
+		{"declare without group", b.DeclareGroup(ctx, "t", ""), amqpbus.ErrNoGroup},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, tt.want) {
+				t.Fatalf("got %v, want %v", tt.err, tt.want)
+			}
+		})
+	}
+}
+
+// dumpLogs logs the tail of the broker's output, for failures that only
+// the broker can explain.
+func dumpLogs(t *testing.T) {
+	t.Helper()
+	ls, ok := rabbit.(env.LogSource)
+	if !ok {
+		return
+	}
+	r, err := ls.Logs(context.Background())
+	if err != nil {
+		return
+	}
+	defer func() { _ = r.Close() }()
+	out, _ := io.ReadAll(r)
+	lines := strings.Split(string(out), "\n")
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	t.Log("broker log tail:\n" + strings.Join(lines, "\n"))
+}

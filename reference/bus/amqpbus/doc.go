@@ -1,0 +1,53 @@
+// Package amqpbus implements bus.Bus over RabbitMQ (AMQP 0-9-1) with
+// github.com/rabbitmq/amqp091-go.
+//
+// Topology: a topic is a durable topic exchange of the same name, declared
+// idempotently on first use. A consumer group is a durable queue named
+// "<topic>.<group>" (QueueName) bound to it with "#": every group gets
+// every message, and the members of a group share its queue (competing
+// consumers). Queues are quorum queues by default (WithQueueType(Classic)
+// for classic ones), optionally with a dead-letter exchange
+// (DeadLetterExchange) and single active consumer (SingleActiveConsumer).
+//
+// Publishing: messages go persistent (delivery mode 2) on a confirm-mode
+// channel and Publish returns once the broker confirmed every one. The ID
+// travels in the AMQP message-id property, the key in the HeaderKey header
+// and as the routing key, headers as AMQP string headers. A broker nack is a
+// definite failure (ErrNacked); a channel or connection lost before the
+// confirm, or ctx ending while waiting for it, is bus.ErrOutcomeUnknown.
+//
+// Consuming: manual acks, prefetch (default 16) bounds the unacked
+// deliveries per subscription. Ack is basic.ack; Nack(requeue) is
+// basic.nack requeue=true; Nack without requeue is basic.nack
+// requeue=false, which the broker dead-letters where a dead-letter exchange
+// is configured. On redelivery from a quorum queue, its x-delivery-count
+// becomes bus.HeaderAttempt (count+1).
+//
+// Guarantee profile:
+//   - Loss: none for confirmed publishes to a topic whose group queues
+//     existed at publish time (durable quorum queues survive a broker kill).
+//     An exchange keeps nothing: a group whose queue is declared after a
+//     publish never sees that message. Declare groups first (DeclareGroup,
+//     ProvisionGroups) or subscribe before publishing. A publish that
+//     returns bus.ErrOutcomeUnknown may or may not have been taken.
+//   - Duplicates: at-least-once. An unacked delivery whose channel or
+//     connection drops is redelivered (its late Ack returns ErrRevoked), and
+//     a retried ErrOutcomeUnknown publish may duplicate.
+//   - Order: per key within a group with one member (or SingleActiveConsumer):
+//     a subscription has at most one unsettled delivery per key, and after
+//     Nack(requeue) it holds the key's later messages until the requeued
+//     one comes back, so it is delivered again first. RabbitMQ 3.10 serves
+//     a quorum queue's returned messages before the rest of the queue and
+//     puts a classic queue's back at their original position; either way it
+//     comes straight back to a sole member. With several members a requeued
+//     message can go to another member, and members race each other, so
+//     order across members is not promised; the hold ends after RequeueWait.
+//     A reconnect redelivers unacked messages ahead of later ones (classic
+//     and quorum alike), but messages buffered client-side are dropped and
+//     redelivered, so order after a reconnect holds only per queue.
+//
+// Reconnect: the Bus watches its connection (NotifyClose) and redials with
+// backoff (Reconnect); subscriptions consume again on the new connection
+// without closing their channels, and publishes wait for it (up to their
+// ctx, then ErrNotConnected: nothing was sent).
+package amqpbus
