@@ -113,11 +113,18 @@ type Bus struct {
 	mu       sync.Mutex
 	closed   bool
 	done     chan struct{}
+	life     context.Context // cancelled by Close, so Close ends every wait
+	end      context.CancelFunc
 	conn     *amqp.Connection // nil while reconnecting
 	gen      uint64           // counts connections, to drop stale pooled channels
 	ready    chan struct{}    // closed once conn is set
 	free     []*pubChan
 	declared map[string]bool // exchanges declared on this connection
+	// declaring serialises a topic's first declaration: a second publisher
+	// must not publish into a quorum queue another one is still creating
+	// (its declare-ok comes at once, before the queue has a leader, and the
+	// broker nacks the publish).
+	declaring map[string]*sync.Mutex
 	wg       sync.WaitGroup
 }
 
@@ -147,9 +154,11 @@ func New(ctx context.Context, url string, opts ...Option) (*Bus, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &Bus{url: url, cfg: cfg, done: make(chan struct{}), ready: make(chan struct{}), declared: map[string]bool{}}
+	b := &Bus{url: url, cfg: cfg, done: make(chan struct{}), ready: make(chan struct{}), declared: map[string]bool{}, declaring: map[string]*sync.Mutex{}}
+	b.life, b.end = context.WithCancel(context.Background())
 	conn, err := b.dial(ctx)
 	if err != nil {
+		b.end()
 		return nil, err
 	}
 	b.setConn(conn)
@@ -202,7 +211,7 @@ func (b *Bus) supervise(conn *amqp.Connection) {
 		b.mu.Unlock()
 		backoff := b.cfg.backoffMin
 		for {
-			c, err := b.dial(context.Background())
+			c, err := b.dial(b.life)
 			if err == nil {
 				conn = c
 				break
@@ -255,6 +264,19 @@ func (b *Bus) current(ctx context.Context) (*amqp.Connection, uint64, error) {
 func (b *Bus) declareExchange(ch *amqp.Channel, gen uint64, topic string) error {
 	b.mu.Lock()
 	done := b.gen == gen && b.declared[topic]
+	lock := b.declaring[topic]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		b.declaring[topic] = lock
+	}
+	b.mu.Unlock()
+	if done {
+		return nil
+	}
+	lock.Lock()
+	defer lock.Unlock()
+	b.mu.Lock()
+	done = b.gen == gen && b.declared[topic]
 	b.mu.Unlock()
 	if done {
 		return nil
@@ -362,6 +384,9 @@ func (b *Bus) putChan(pc *pubChan) {
 // returns once the broker confirmed every one. A broker nack is a definite
 // failure (ErrNacked); a channel or connection that closes before the
 // confirm, or ctx ending while waiting for it, wraps bus.ErrOutcomeUnknown.
+// Every broker round trip is bounded by ctx: a broker that stops answering
+// (a quorum queue without a leader blocks its channel) cannot hold Publish
+// past it.
 func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	for i, m := range msgs {
 		if m == nil {
@@ -375,22 +400,16 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	if err != nil {
 		return err
 	}
-	pc, err := b.getChan(conn, gen)
+	pc, err := b.preparePublish(ctx, conn, gen, msgs)
 	if err != nil {
 		return err
-	}
-	for _, m := range msgs {
-		if err := b.declareExchange(pc.ch, gen, m.Topic); err != nil {
-			_ = pc.ch.Close()
-			return err
-		}
 	}
 	confirms := make([]*amqp.DeferredConfirmation, 0, len(msgs))
 	for _, m := range msgs {
 		dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, m.Topic, routingKey(m.Key), false, false, toAMQP(m))
 		if err != nil {
 			// Earlier messages, or part of this one, may be on the wire.
-			_ = pc.ch.Close()
+			closeAsync(pc.ch)
 			return fmt.Errorf("amqpbus: publish %s: %w: %w", m.ID, bus.ErrOutcomeUnknown, err)
 		}
 		confirms = append(confirms, dc)
@@ -400,7 +419,7 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 		ok, err := dc.WaitContext(ctx)
 		if err != nil {
 			// Confirms still pending on the channel: do not reuse it.
-			_ = pc.ch.Close()
+			closeAsync(pc.ch)
 			return fmt.Errorf("amqpbus: publish %s: %w: %w", msgs[i].ID, bus.ErrOutcomeUnknown, err)
 		}
 		if ok {
@@ -416,6 +435,47 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	}
 	b.putChan(pc)
 	return errors.Join(nacked...)
+}
+
+// preparePublish gets a confirm channel and declares the messages' topics,
+// giving up when ctx ends (nothing was published: a definite failure). An
+// abandoned preparation finishes in the background and closes its channel.
+func (b *Bus) preparePublish(ctx context.Context, conn *amqp.Connection, gen uint64, msgs []*bus.Message) (*pubChan, error) {
+	type result struct {
+		pc  *pubChan
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		pc, err := b.getChan(conn, gen)
+		if err == nil {
+			for _, m := range msgs {
+				if err = b.declareExchange(pc.ch, gen, m.Topic); err != nil {
+					_ = pc.ch.Close() // a failed declare closed it already
+					pc = nil
+					break
+				}
+			}
+		}
+		res <- result{pc, err}
+	}()
+	select {
+	case r := <-res:
+		return r.pc, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-res; r.pc != nil {
+				_ = r.pc.ch.Close() // nobody will publish on it
+			}
+		}()
+		return nil, fmt.Errorf("amqpbus: prepare publish: %w: %w", ErrNotConnected, ctx.Err())
+	}
+}
+
+// closeAsync closes ch without waiting for the broker's close-ok, which a
+// stalled broker may never send; closing the connection ends it anyway.
+func closeAsync(ch *amqp.Channel) {
+	go func() { _ = ch.Close() }()
 }
 
 // routingKey is the message key when it fits AMQP's 255-byte limit; the
@@ -502,6 +562,7 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	close(b.done)
+	b.end()
 	b.mu.Unlock()
 	b.wg.Wait()
 	b.mu.Lock()

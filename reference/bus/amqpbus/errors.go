@@ -17,8 +17,8 @@ var (
 	// basic.nack: it definitely did not take the message (the outcome is
 	// known, unlike bus.ErrOutcomeUnknown).
 	ErrNacked = errors.New("amqpbus: broker nacked publish")
-	// ErrNotConnected is returned when a publish or subscribe found no live
-	// connection before its context ended; nothing was sent.
+	// ErrNotConnected is returned when a publish or subscribe found no live,
+	// answering connection before its context ended: nothing was published.
 	ErrNotConnected = errors.New("amqpbus: not connected")
 	// ErrRevoked is returned when settling a delivery whose channel is gone
 	// (the subscription ended or the connection dropped): the broker has

@@ -29,7 +29,7 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 	if err != nil {
 		return nil, err
 	}
-	ch, deliveries, err := b.consume(conn, topic, group)
+	ch, deliveries, err := b.consumeCtx(ctx, conn, topic, group)
 	if err != nil {
 		return nil, err
 	}
@@ -45,9 +45,42 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 		settles: make(chan settleReq),
 		done:    make(chan struct{}),
 	}
+	// The subscription ends with ctx or with the Bus.
+	sctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(b.life, cancel)
 	b.wg.Add(1)
-	go s.run(ctx, ch, deliveries)
+	go func() {
+		defer cancel()
+		defer stop()
+		s.run(sctx, ch, deliveries)
+	}()
 	return s.out, nil
+}
+
+// consumeCtx is consume bounded by ctx; an abandoned attempt closes its
+// channel when it completes.
+func (b *Bus) consumeCtx(ctx context.Context, conn *amqp.Connection, topic, group string) (*amqp.Channel, <-chan amqp.Delivery, error) {
+	type result struct {
+		ch         *amqp.Channel
+		deliveries <-chan amqp.Delivery
+		err        error
+	}
+	res := make(chan result, 1)
+	go func() {
+		ch, d, err := b.consume(conn, topic, group)
+		res <- result{ch, d, err}
+	}()
+	select {
+	case r := <-res:
+		return r.ch, r.deliveries, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-res; r.ch != nil {
+				_ = r.ch.Close() // nobody will read its deliveries
+			}
+		}()
+		return nil, nil, fmt.Errorf("amqpbus: subscribe %s: %w: %w", QueueName(topic, group), ErrNotConnected, ctx.Err())
+	}
 }
 
 // consume opens a channel with the prefetch as QoS, declares the topology
@@ -120,7 +153,7 @@ func (s *subscription) run(ctx context.Context, ch *amqp.Channel, deliveries <-c
 				return
 			}
 			var err error
-			if ch, deliveries, err = s.b.consume(conn, s.topic, s.group); err == nil {
+			if ch, deliveries, err = s.b.consumeCtx(ctx, conn, s.topic, s.group); err == nil {
 				backoff = s.b.cfg.backoffMin
 				break
 			}
