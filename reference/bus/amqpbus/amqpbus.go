@@ -27,12 +27,13 @@ type QueueType string
 
 // The queue types.
 const (
-	// Quorum queues are replicated (Raft), durable, count deliveries
-	// (x-delivery-count) and put a requeued message back at the head
-	// (RabbitMQ 3.10: returned messages are served before the rest).
+	// Quorum queues are replicated (Raft), durable and count deliveries
+	// (x-delivery-count). RabbitMQ 3.10 puts a requeued message at the
+	// back of a quorum queue (measured by TestBrokerRequeueOrder).
 	Quorum QueueType = "quorum"
 	// Classic queues are single-node; a requeued message goes back to its
-	// original position. They carry no delivery count.
+	// original position, so it is the next delivery. They carry no
+	// delivery count.
 	Classic QueueType = "classic"
 )
 
@@ -121,11 +122,12 @@ type Bus struct {
 	free     []*pubChan
 	declared map[string]bool // exchanges declared on this connection
 	// declaring serialises a topic's first declaration: a second publisher
-	// must not publish into a quorum queue another one is still creating
-	// (its declare-ok comes at once, before the queue has a leader, and the
-	// broker nacks the publish).
+	// must not publish into a quorum queue another one is still creating:
+	// the conformance suite's concurrent publishers saw the broker nack
+	// such publishes (the second declare-ok apparently comes before the
+	// new queue has a leader).
 	declaring map[string]*sync.Mutex
-	wg       sync.WaitGroup
+	wg        sync.WaitGroup
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -200,7 +202,8 @@ func (b *Bus) supervise(conn *amqp.Connection) {
 		select {
 		case <-b.done:
 			return
-		case <-lost:
+		case cerr := <-lost:
+			_ = cerr // why it closed does not matter: redial either way
 		}
 		b.mu.Lock()
 		if b.closed {

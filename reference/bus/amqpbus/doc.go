@@ -33,18 +33,29 @@
 //   - Duplicates: at-least-once. An unacked delivery whose channel or
 //     connection drops is redelivered (its late Ack returns ErrRevoked), and
 //     a retried ErrOutcomeUnknown publish may duplicate.
-//   - Order: per key within a group with one member (or SingleActiveConsumer):
-//     a subscription has at most one unsettled delivery per key, and after
-//     Nack(requeue) it holds the key's later messages until the requeued
-//     one comes back, so it is delivered again first. RabbitMQ 3.10 serves
-//     a quorum queue's returned messages before the rest of the queue and
-//     puts a classic queue's back at their original position; either way it
-//     comes straight back to a sole member. With several members a requeued
-//     message can go to another member, and members race each other, so
-//     order across members is not promised; the hold ends after RequeueWait.
-//     A reconnect redelivers unacked messages ahead of later ones (classic
-//     and quorum alike), but messages buffered client-side are dropped and
-//     redelivered, so order after a reconnect holds only per queue.
+//   - Order: per key within a group with one member (or
+//     SingleActiveConsumer): a subscription has at most one unsettled
+//     delivery per key, and after Nack(requeue) it holds the key's later
+//     messages until the requeued one comes back, so it is delivered again
+//     first. Measured on RabbitMQ 3.10 (TestBrokerRequeueOrder): a classic
+//     queue puts a requeued message back at its original position, so it is
+//     the next delivery; a quorum queue puts it at the back. With a quorum
+//     queue the hold therefore keeps order only while the key's backlog
+//     fits in the prefetch window: if held messages fill every prefetch
+//     slot the requeued one cannot come back, the hold ends after
+//     RequeueWait and the key is reordered. Prefer classic queues (or a
+//     larger prefetch) where requeue order matters. With several members a
+//     requeued message can go to another member, and members race each
+//     other, so order across members is not promised. After a lost
+//     connection unacked messages are redelivered (not necessarily in order
+//     with what was buffered).
+//   - Broker crash: classic queues and confirmed persistent messages
+//     survive a SIGKILL and restart (TestReconnectAfterKill). A single-node
+//     RabbitMQ 3.10 can lose the registration of quorum queues declared
+//     shortly before a SIGKILL (its names.dets is not synced: "running pre
+//     init for 0 registered servers" on restart); such a queue never gets a
+//     leader again and publishes routed to it are nacked after about a
+//     minute. That is the broker's durability gap, not this package's.
 //
 // Reconnect: the Bus watches its connection (NotifyClose) and redials with
 // backoff (Reconnect); subscriptions consume again on the new connection
