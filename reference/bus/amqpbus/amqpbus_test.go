@@ -3,6 +3,7 @@ package amqpbus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -422,4 +423,119 @@ func dumpLogs(t *testing.T) {
 		lines = lines[len(lines)-80:]
 	}
 	t.Log("broker log tail:\n" + strings.Join(lines, "\n"))
+}
+
+// TestRequeueHoldEndsAfterWait shows the documented limit of the hold on a
+// quorum queue (requeue to the back): with prefetch 2 the key's held
+// messages fill the window, the requeued one cannot come back, and after
+// RequeueWait the key goes on without it rather than stalling.
+func TestRequeueHoldEndsAfterWait(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t, amqpbus.Prefetch(2), amqpbus.RequeueWait(300*time.Millisecond))
+	topic := bustest.Topic(t, "wait")
+	ch := subscribe(ctx, t, b, topic, "g")
+	var in []*bus.Message
+	for _, id := range []string{"k1", "k2", "k3"} {
+		in = append(in, &bus.Message{ID: id, Topic: topic, Key: "k"})
+	}
+	if err := b.Publish(ctx, in...); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(ctx, t, ch)
+	if d.Message().ID != "k1" {
+		t.Fatalf("first = %s", d.Message().ID)
+	}
+	start := time.Now()
+	if err := d.Nack(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for len(order) < 3 {
+		d := recv(ctx, t, ch)
+		order = append(order, d.Message().ID)
+		if len(order) == 1 && time.Since(start) < 300*time.Millisecond {
+			t.Errorf("%s delivered %v after the requeue, before RequeueWait", d.Message().ID, time.Since(start))
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(order, " "); got != "k2 k3 k1" {
+		t.Fatalf("order %s, want k2 k3 k1 (requeued to the back, hold given up)", got)
+	}
+}
+
+// TestGroupMembersShare checks competing consumers: two members of one
+// group split the messages between them, each exactly once, while another
+// group gets them all.
+func TestGroupMembersShare(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t, amqpbus.Prefetch(4))
+	topic := bustest.Topic(t, "share")
+	m1 := subscribe(ctx, t, b, topic, "g")
+	m2 := subscribe(ctx, t, b, topic, "g")
+	other := subscribe(ctx, t, b, topic, "h")
+	const n = 40
+	var in []*bus.Message
+	for i := range n {
+		in = append(in, &bus.Message{ID: fmt.Sprint("m", i), Topic: topic, Key: fmt.Sprint("k", i%5)})
+	}
+	if err := b.Publish(ctx, in...); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	perMember := map[int]int{}
+	for len(seen) < n {
+		var d bus.Delivery
+		member := 0
+		select {
+		case d = <-m1:
+		case d = <-m2:
+			member = 1
+		case <-ctx.Done():
+			t.Fatalf("group g got %d of %d", len(seen), n)
+		}
+		seen[d.Message().ID]++
+		perMember[member]++
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s delivered %d times to group g", id, c)
+		}
+	}
+	if perMember[0] == 0 || perMember[1] == 0 {
+		t.Errorf("members did not share: %v", perMember)
+	}
+	for i := 0; i < n; i++ {
+		if err := recv(ctx, t, other).Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSettleAfterCancelIsRevoked checks that a delivery outliving its
+// subscription cannot be settled: the broker has requeued it already.
+func TestSettleAfterCancelIsRevoked(t *testing.T) {
+	ctx := testCtx(t)
+	b := newBus(t)
+	topic := bustest.Topic(t, "late")
+	sctx, cancel := context.WithCancel(ctx)
+	ch := subscribe(sctx, t, b, topic, "g")
+	if err := b.Publish(ctx, &bus.Message{ID: "x", Topic: topic, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(ctx, t, ch)
+	cancel()
+	for range ch {
+	}
+	if err := d.Ack(ctx); !errors.Is(err, amqpbus.ErrRevoked) {
+		t.Fatalf("late ack = %v, want ErrRevoked", err)
+	}
+	again := subscribe(ctx, t, b, topic, "g")
+	if got := recv(ctx, t, again).Message().ID; got != "x" {
+		t.Fatalf("after resubscribe got %s, want x again", got)
+	}
 }
