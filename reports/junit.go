@@ -108,16 +108,24 @@ func WriteJUnit(w io.Writer, r *Run) error {
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
+// found is how many anomalies a result reports, listed or not.
+func found(inv check.Result) int {
+	return max(inv.Found, len(inv.Anomalies))
+}
+
 func failureMessage(inv check.Result) string {
-	n := len(inv.Anomalies)
-	switch n {
+	n := found(inv)
+	switch len(inv.Anomalies) {
 	case 0:
 		if inv.Note != "" {
 			return inv.Note
 		}
 		return "invariant broken"
 	case 1:
-		return inv.Anomalies[0].Summary
+		if n == 1 {
+			return inv.Anomalies[0].Summary
+		}
+		fallthrough
 	default:
 		return fmt.Sprintf("%s; first: %s", anomalies(n), inv.Anomalies[0].Summary)
 	}
@@ -127,7 +135,7 @@ func failureMessage(inv check.Result) string {
 // one op per line as history.Op.String renders them.
 func anomalyText(inv check.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s in %d checked\n", inv.Invariant, anomalies(len(inv.Anomalies)), inv.Checked)
+	fmt.Fprintf(&b, "%s: %s in %d checked\n", inv.Invariant, anomalies(found(inv)), inv.Checked)
 	if inv.Note != "" {
 		fmt.Fprintf(&b, "note: %s\n", inv.Note)
 	}

@@ -69,6 +69,9 @@ func WriteSummary(w io.Writer, r *Run) error {
 		for _, inv := range r.Invariants {
 			line := fmt.Sprintf("  %-9s  %s  checked %d", status(inv), clean(inv.Invariant), inv.Checked)
 			if n := len(inv.Anomalies); n > 0 {
+				// Checkers list a capped number of anomalies; Found is
+				// how many there were.
+				n = max(n, inv.Found)
 				line += fmt.Sprintf(", %s; first: %s", anomalies(n), clean(inv.Anomalies[0].Summary))
 			} else if inv.Note != "" {
 				line += "; " + clean(inv.Note)

@@ -41,6 +41,9 @@ type Result struct {
 	// declared them allowed (e.g. duplicates under at-least-once delivery).
 	Permitted bool      `json:"permitted,omitempty"`
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
+	// Found counts every anomaly, including those a checker did not list
+	// to keep reports readable; 0 means len(Anomalies).
+	Found int `json:"found,omitempty"`
 	// Note explains the verdict where the counts alone do not.
 	Note string `json:"note,omitempty"`
 }

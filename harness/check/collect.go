@@ -101,6 +101,7 @@ func (c *collector) result(inv string, checked int, permitted bool, extra string
 		Checked:   checked,
 		Permitted: c.total > 0 && permitted,
 		Anomalies: c.anomalies(),
+		Found:     c.total,
 		Note:      joinNote(c.note(), extra),
 	}
 	return r
