@@ -58,6 +58,7 @@ func (c *SagaOutcomes) Check(ends []SagaEnd) Result {
 			compensated++
 		}
 	}
+	res.Found = broken
 	res.Note = fmt.Sprintf("%d sagas: %d completed, %d compensated, %d broken", len(ends), completed, compensated, broken)
 	if broken > len(res.Anomalies) {
 		res.Note += fmt.Sprintf(" (%d not listed)", broken-len(res.Anomalies))
