@@ -57,7 +57,9 @@ demo:
 
 # The same run with dedup off: the duplicate-effect invariant breaks, exit 1.
 demo-nodedup:
-	$(GO) run ./cmd/edload run --duration 20s --rate 100 --fault duplicate --dedup=false --out runs/demo-nodedup
+	@$(GO) build -o bin/edload ./cmd/edload
+	bin/edload run --duration 20s --rate 100 --fault duplicate --dedup=false --out runs/demo-nodedup; \
+	code=$$?; echo "edload exited $$code"; exit $$code
 
 tidy:
 	$(GO) mod tidy

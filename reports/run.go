@@ -96,6 +96,11 @@ func (t Threshold) String() string {
 }
 
 func fmtNum(v float64, unit string) string {
+	// Two decimals are plenty for a verdict line; a measured rate would
+	// otherwise print all seventeen digits.
+	if !math.IsNaN(v) && !math.IsInf(v, 0) && math.Abs(v) < 1e15 {
+		v = math.Round(v*100) / 100
+	}
 	s := strconv.FormatFloat(v, 'g', -1, 64)
 	if unit == "" {
 		return s
