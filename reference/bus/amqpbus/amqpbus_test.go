@@ -304,6 +304,14 @@ func TestReconnectAfterKill(t *testing.T) {
 	b := newBus(t, amqpbus.WithQueueType(amqpbus.Classic), amqpbus.Reconnect(20*time.Millisecond, 300*time.Millisecond))
 	topic := bustest.Topic(t, "t")
 	ch := subscribe(ctx, t, b, topic, "g")
+	// RabbitMQ 3.10 writes queue definitions through Mnesia's log lazily:
+	// a queue declared moments before a SIGKILL can vanish with it (seen
+	// in the process provider's tests). Bounce the broker gracefully once,
+	// so the queue is on disk and the kill below tests messages, not
+	// declarations; the subscription must survive the bounce too.
+	if err := restarter.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Publish(ctx, &bus.Message{ID: "before", Topic: topic, Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
