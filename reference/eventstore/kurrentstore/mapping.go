@@ -208,24 +208,8 @@ func validPrefix(prefix string) error {
 
 // validate rejects appends that can never succeed, before any round trip.
 func validate(stream string, expected eventstore.ExpectedVersion, events []event.Envelope) error {
-	if stream == "" {
-		return fmt.Errorf("kurrentstore: append: empty stream name: %w", eventstore.ErrInvalidAppend)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("kurrentstore: append %s: no events: %w", stream, eventstore.ErrInvalidAppend)
-	}
-	if expected < eventstore.StreamExists {
-		return fmt.Errorf("kurrentstore: append %s: unknown expectation %d: %w", stream, int64(expected), eventstore.ErrInvalidAppend)
-	}
-	seen := make(map[string]struct{}, len(events))
-	for i, e := range events {
-		if e.ID == "" {
-			return fmt.Errorf("kurrentstore: append %s: event %d has no ID: %w", stream, i, eventstore.ErrInvalidAppend)
-		}
-		if _, dup := seen[e.ID]; dup {
-			return fmt.Errorf("kurrentstore: append %s: ID %q twice: %w", stream, e.ID, eventstore.ErrInvalidAppend)
-		}
-		seen[e.ID] = struct{}{}
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return fmt.Errorf("kurrentstore: %w", err)
 	}
 	return nil
 }

@@ -104,24 +104,8 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 
 // validate rejects appends that can never succeed, before taking the lock.
 func validate(stream string, expected eventstore.ExpectedVersion, events []event.Envelope) error {
-	if stream == "" {
-		return fmt.Errorf("memstore: append: empty stream name: %w", eventstore.ErrInvalidAppend)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("memstore: append %s: no events: %w", stream, eventstore.ErrInvalidAppend)
-	}
-	if expected < eventstore.StreamExists {
-		return fmt.Errorf("memstore: append %s: unknown expectation %d: %w", stream, int64(expected), eventstore.ErrInvalidAppend)
-	}
-	seen := make(map[string]struct{}, len(events))
-	for i, e := range events {
-		if e.ID == "" {
-			return fmt.Errorf("memstore: append %s: event %d has no ID: %w", stream, i, eventstore.ErrInvalidAppend)
-		}
-		if _, dup := seen[e.ID]; dup {
-			return fmt.Errorf("memstore: append %s: ID %q twice: %w", stream, e.ID, eventstore.ErrInvalidAppend)
-		}
-		seen[e.ID] = struct{}{}
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return fmt.Errorf("memstore: %w", err)
 	}
 	return nil
 }
@@ -173,20 +157,7 @@ func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, even
 // check tests an expectation against the stream's current version. Exact(0)
 // means the same as NoStream: a stream with no events does not exist.
 func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
-	ok := true
-	switch expected {
-	case eventstore.Any:
-	case eventstore.NoStream:
-		ok = current == 0
-	case eventstore.StreamExists:
-		ok = current > 0
-	default:
-		ok = uint64(expected) == current
-	}
-	if ok {
-		return nil
-	}
-	return &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
+	return eventstore.CheckExpected(stream, expected, current)
 }
 
 // ReadStream implements eventstore.Store.

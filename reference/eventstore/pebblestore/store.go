@@ -425,24 +425,8 @@ func (s *Store) handOff() {
 
 // validate rejects appends that can never succeed, before taking the lock.
 func validate(stream string, expected eventstore.ExpectedVersion, events []event.Envelope) error {
-	if stream == "" {
-		return fmt.Errorf("pebblestore: append: empty stream name: %w", eventstore.ErrInvalidAppend)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("pebblestore: append %s: no events: %w", stream, eventstore.ErrInvalidAppend)
-	}
-	if expected < eventstore.StreamExists {
-		return fmt.Errorf("pebblestore: append %s: unknown expectation %d: %w", stream, int64(expected), eventstore.ErrInvalidAppend)
-	}
-	seen := make(map[string]struct{}, len(events))
-	for i, e := range events {
-		if e.ID == "" {
-			return fmt.Errorf("pebblestore: append %s: event %d has no ID: %w", stream, i, eventstore.ErrInvalidAppend)
-		}
-		if _, dup := seen[e.ID]; dup {
-			return fmt.Errorf("pebblestore: append %s: ID %q twice: %w", stream, e.ID, eventstore.ErrInvalidAppend)
-		}
-		seen[e.ID] = struct{}{}
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
 	}
 	return nil
 }
@@ -560,20 +544,7 @@ func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, ids 
 // check tests an expectation against the stream's current version. Exact(0)
 // means the same as NoStream: a stream with no events does not exist.
 func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
-	ok := true
-	switch expected {
-	case eventstore.Any:
-	case eventstore.NoStream:
-		ok = current == 0
-	case eventstore.StreamExists:
-		ok = current > 0
-	default:
-		ok = uint64(expected) == current
-	}
-	if ok {
-		return nil
-	}
-	return &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
+	return eventstore.CheckExpected(stream, expected, current)
 }
 
 // Close implements eventstore.Store: queued appends are committed and

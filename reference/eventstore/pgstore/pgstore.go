@@ -322,24 +322,8 @@ func (s *Store) retried(ctx context.Context, tx pgx.Tx, stream string, expected 
 
 // validate rejects appends that can never succeed, before any round trip.
 func validate(stream string, expected eventstore.ExpectedVersion, events []event.Envelope) error {
-	if stream == "" {
-		return fmt.Errorf("pgstore: append: empty stream name: %w", eventstore.ErrInvalidAppend)
-	}
-	if len(events) == 0 {
-		return fmt.Errorf("pgstore: append %s: no events: %w", stream, eventstore.ErrInvalidAppend)
-	}
-	if expected < eventstore.StreamExists {
-		return fmt.Errorf("pgstore: append %s: unknown expectation %d: %w", stream, int64(expected), eventstore.ErrInvalidAppend)
-	}
-	seen := make(map[string]struct{}, len(events))
-	for i, e := range events {
-		if e.ID == "" {
-			return fmt.Errorf("pgstore: append %s: event %d has no ID: %w", stream, i, eventstore.ErrInvalidAppend)
-		}
-		if _, dup := seen[e.ID]; dup {
-			return fmt.Errorf("pgstore: append %s: ID %q twice: %w", stream, e.ID, eventstore.ErrInvalidAppend)
-		}
-		seen[e.ID] = struct{}{}
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	return nil
 }
@@ -347,20 +331,7 @@ func validate(stream string, expected eventstore.ExpectedVersion, events []event
 // check tests an expectation against the stream's current version. Exact(0)
 // means the same as NoStream: a stream with no events does not exist.
 func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
-	ok := true
-	switch expected {
-	case eventstore.Any:
-	case eventstore.NoStream:
-		ok = current == 0
-	case eventstore.StreamExists:
-		ok = current > 0
-	default:
-		ok = uint64(expected) == current
-	}
-	if ok {
-		return nil
-	}
-	return &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
+	return eventstore.CheckExpected(stream, expected, current)
 }
 
 // ReadStream implements eventstore.Store.
