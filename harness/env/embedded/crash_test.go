@@ -30,7 +30,9 @@ func TestCrashedParentTakesChildAlong(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashedParentTakesChildAlong$")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	// The crashed helper cannot remove its broker's temp dir; put it under
+	// this test's own, which the test framework removes.
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "TMPDIR="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
