@@ -60,6 +60,7 @@ func BenchmarkProjectionReplay(b *testing.B) {
 	stores := map[string]func(b *testing.B) eventstore.Store{
 		"memstore": func(*testing.B) eventstore.Store { return memstore.New() },
 		"pebblestore": func(b *testing.B) eventstore.Store {
+			b.Helper()
 			s, err := pebblestore.Open(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
@@ -71,6 +72,7 @@ func BenchmarkProjectionReplay(b *testing.B) {
 		s := stores[name](b)
 		fillOrders(b, s)
 		replay := func(b *testing.B, apply func(event.Envelope) error) {
+			b.Helper()
 			ctx := context.Background()
 			for range b.N {
 				from := uint64(1)
