@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"sync"
 
 	"github.com/edkit-dev/edkit/reference/event"
 )
@@ -61,6 +62,34 @@ type Subscription struct {
 	// C delivers events in global order.
 	C   <-chan event.Envelope
 	err func() error
+}
+
+// Feed is for backends: it runs feed on its own goroutine with a channel of
+// buffer events, closes the channel when feed returns, and makes feed's
+// return value the subscription's Err. done, when not nil, runs after the
+// channel is closed (a backend's wait-group Done, so Close returns only once
+// every subscription channel is closed).
+func Feed(buffer int, feed func(out chan<- event.Envelope) error, done func()) *Subscription {
+	out := make(chan event.Envelope, buffer)
+	var (
+		mu     sync.Mutex
+		reason error
+	)
+	go func() {
+		why := feed(out)
+		mu.Lock()
+		reason = why
+		mu.Unlock()
+		close(out)
+		if done != nil {
+			done()
+		}
+	}()
+	return NewSubscription(out, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return reason
+	})
 }
 
 // NewSubscription is for backends: errFn reports why C closed.

@@ -288,13 +288,7 @@ func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subs
 	s.subs.Add(1)
 	s.mu.RUnlock()
 
-	out := make(chan event.Envelope, subBuffer)
-	var (
-		errMu  sync.Mutex
-		reason error
-	)
-	go func() {
-		defer s.subs.Done()
+	return eventstore.Feed(subBuffer, func(out chan<- event.Envelope) error {
 		stop := context.AfterFunc(subCtx, func() { _ = sub.Close() })
 		defer stop()
 		unwatch := make(chan struct{})
@@ -309,16 +303,8 @@ func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subs
 		close(unwatch)
 		cancel()
 		_ = sub.Close()
-		errMu.Lock()
-		reason = why
-		errMu.Unlock()
-		close(out)
-	}()
-	return eventstore.NewSubscription(out, func() error {
-		errMu.Lock()
-		defer errMu.Unlock()
-		return reason
-	}), nil
+		return why
+	}, s.subs.Done), nil
 }
 
 // feed delivers the subscription's events with position >= from, numbering

@@ -230,25 +230,10 @@ func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subs
 	if from == 0 {
 		from = 1
 	}
-	out := make(chan event.Envelope, subBuffer)
-	var (
-		errMu sync.Mutex
-		err   error
-	)
 	s.subs.Add(1)
-	go func() {
-		defer s.subs.Done()
-		reason := s.feed(ctx, from, out)
-		errMu.Lock()
-		err = reason
-		errMu.Unlock()
-		close(out)
-	}()
-	return eventstore.NewSubscription(out, func() error {
-		errMu.Lock()
-		defer errMu.Unlock()
-		return err
-	}), nil
+	return eventstore.Feed(subBuffer, func(out chan<- event.Envelope) error {
+		return s.feed(ctx, from, out)
+	}, s.subs.Done), nil
 }
 
 // feed delivers events from position next until ctx is done or the store

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -171,24 +170,9 @@ func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subs
 	if from == 0 {
 		from = 1
 	}
-	out := make(chan event.Envelope, subBuffer)
-	var (
-		errMu sync.Mutex
-		err   error
-	)
-	go func() {
-		defer s.readers.Done()
-		reason := s.feed(ctx, from, out)
-		errMu.Lock()
-		err = reason
-		errMu.Unlock()
-		close(out)
-	}()
-	return eventstore.NewSubscription(out, func() error {
-		errMu.Lock()
-		defer errMu.Unlock()
-		return err
-	}), nil
+	return eventstore.Feed(subBuffer, func(out chan<- event.Envelope) error {
+		return s.feed(ctx, from, out)
+	}, s.readers.Done), nil
 }
 
 // feed delivers events from position next until ctx is done, the store

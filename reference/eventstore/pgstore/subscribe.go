@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,24 +31,9 @@ func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subs
 	if from == 0 {
 		from = 1
 	}
-	out := make(chan event.Envelope, subBuffer)
-	var (
-		errMu sync.Mutex
-		err   error
-	)
-	go func() {
-		defer s.ops.Done()
-		reason := s.feed(ctx, from, out)
-		errMu.Lock()
-		err = reason
-		errMu.Unlock()
-		close(out)
-	}()
-	return eventstore.NewSubscription(out, func() error {
-		errMu.Lock()
-		defer errMu.Unlock()
-		return err
-	}), nil
+	return eventstore.Feed(subBuffer, func(out chan<- event.Envelope) error {
+		return s.feed(ctx, from, out)
+	}, s.ops.Done), nil
 }
 
 // feed delivers events from position next until ctx is done or the store
