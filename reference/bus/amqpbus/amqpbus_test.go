@@ -15,18 +15,11 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 )
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // newBus opens a Bus on the shared broker, closed when the test ends.
 func newBus(t *testing.T, opts ...amqpbus.Option) *amqpbus.Bus {
 	t.Helper()
 	needRabbit(t)
-	b, err := amqpbus.New(testCtx(t), rabbitURL, opts...)
+	b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,20 +29,6 @@ func newBus(t *testing.T, opts ...amqpbus.Option) *amqpbus.Bus {
 		}
 	})
 	return b
-}
-
-func recv(ctx context.Context, t *testing.T, ch <-chan bus.Delivery) bus.Delivery {
-	t.Helper()
-	select {
-	case d, ok := <-ch:
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return d
-	case <-ctx.Done():
-		t.Fatal("no delivery before the deadline")
-	}
-	return nil
 }
 
 func subscribe(ctx context.Context, t *testing.T, b *amqpbus.Bus, topic, group string) <-chan bus.Delivery {
@@ -70,7 +49,7 @@ func TestConformance(t *testing.T) {
 		t.Run(string(qt), func(t *testing.T) {
 			bustest.Run(t, func(t *testing.T) bus.Bus {
 				t.Helper()
-				b, err := amqpbus.New(testCtx(t), rabbitURL, groups, amqpbus.WithQueueType(qt))
+				b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, groups, amqpbus.WithQueueType(qt))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -81,7 +60,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestRoundTripKeepsIDKeyAndHeaders(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t)
 	topic := bustest.Topic(t, "rt")
 	ch := subscribe(ctx, t, b, topic, "g")
@@ -97,7 +76,7 @@ func TestRoundTripKeepsIDKeyAndHeaders(t *testing.T) {
 	}
 	for _, want := range in {
 		t.Run(want.ID, func(t *testing.T) {
-			d := recv(ctx, t, ch)
+			d := bustest.Next(ctx, t, ch)
 			got := d.Message()
 			if got.ID != want.ID || got.Key != want.Key || got.Topic != topic || string(got.Payload) != string(want.Payload) {
 				t.Fatalf("got %+v, want %+v", got, want)
@@ -133,7 +112,7 @@ func TestBrokerRequeueOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.qt), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := bustest.Context(t, 30*time.Second)
 			b := newBus(t, amqpbus.WithQueueType(tt.qt), amqpbus.Prefetch(1))
 			topic := bustest.Topic(t, "rq")
 			ch := subscribe(ctx, t, b, topic, "g")
@@ -142,7 +121,7 @@ func TestBrokerRequeueOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			d := recv(ctx, t, ch)
+			d := bustest.Next(ctx, t, ch)
 			if d.Message().ID != "a" || d.Message().Header(bus.HeaderAttempt) != "" {
 				t.Fatalf("first delivery %+v, want a without attempt header", d.Message())
 			}
@@ -151,7 +130,7 @@ func TestBrokerRequeueOrder(t *testing.T) {
 			}
 			var got []string
 			for range tt.want {
-				d := recv(ctx, t, ch)
+				d := bustest.Next(ctx, t, ch)
 				got = append(got, d.Message().ID+"/"+d.Message().Header(bus.HeaderAttempt))
 				if r, ok := d.(interface{ Redelivered() bool }); !ok || r.Redelivered() != (d.Message().ID == "a") {
 					t.Errorf("%s: redelivered flag wrong", d.Message().ID)
@@ -173,7 +152,7 @@ func TestBrokerRequeueOrder(t *testing.T) {
 func TestRequeueHoldsLaterMessagesOfKey(t *testing.T) {
 	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
 		t.Run(string(qt), func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := bustest.Context(t, 30*time.Second)
 			b := newBus(t, amqpbus.WithQueueType(qt))
 			topic := bustest.Topic(t, "hold")
 			ch := subscribe(ctx, t, b, topic, "g")
@@ -191,7 +170,7 @@ func TestRequeueHoldsLaterMessagesOfKey(t *testing.T) {
 			requeued := false
 			var order []string
 			for len(order) < len(in) {
-				d := recv(ctx, t, ch)
+				d := bustest.Next(ctx, t, ch)
 				if d.Message().ID == "k1" && !requeued {
 					requeued = true
 					if err := d.Nack(ctx, true); err != nil {
@@ -218,7 +197,7 @@ func TestRequeueHoldsLaterMessagesOfKey(t *testing.T) {
 }
 
 func TestNackWithoutRequeueDeadLetters(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	dlq := bustest.Topic(t, "dlq")
 	b := newBus(t, amqpbus.DeadLetterExchange(dlq))
 	topic := bustest.Topic(t, "t")
@@ -232,11 +211,11 @@ func TestNackWithoutRequeueDeadLetters(t *testing.T) {
 	if err := b.Publish(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	d := recv(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	if err := d.Nack(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	dl := recv(ctx, t, dead).Message()
+	dl := bustest.Next(ctx, t, dead).Message()
 	if dl.ID != "poison" || dl.Key != "k1" || dl.Topic != dlq || string(dl.Payload) != "x" || dl.Header(bus.HeaderType) != "Bad" {
 		t.Fatalf("dead letter %+v", dl)
 	}
@@ -247,7 +226,7 @@ func TestNackWithoutRequeueDeadLetters(t *testing.T) {
 	if err := b.Publish(ctx, &bus.Message{ID: "marker", Topic: topic, Key: "k1"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(ctx, t, ch).Message().ID; got != "marker" {
+	if got := bustest.Next(ctx, t, ch).Message().ID; got != "marker" {
 		t.Fatalf("after nack got %s, want marker", got)
 	}
 }
@@ -255,7 +234,7 @@ func TestNackWithoutRequeueDeadLetters(t *testing.T) {
 // TestPublishWithoutConfirmIsOutcomeUnknown pauses the broker so that the
 // publish is written but never confirmed.
 func TestPublishWithoutConfirmIsOutcomeUnknown(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t)
 	pauser, ok := rabbit.(env.Pauser)
 	if !ok {
@@ -315,7 +294,7 @@ func TestReconnectAfterKill(t *testing.T) {
 	if err := b.Publish(ctx, &bus.Message{ID: "before", Topic: topic, Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	unacked := recv(ctx, t, ch)
+	unacked := bustest.Next(ctx, t, ch)
 	if unacked.Message().ID != "before" {
 		t.Fatalf("got %s", unacked.Message().ID)
 	}
@@ -370,7 +349,7 @@ func TestReconnectAfterKill(t *testing.T) {
 	// back. "inflight" may or may not be there (outcome unknown).
 	seen := map[string]int{}
 	for seen["after"] == 0 {
-		d := recv(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		seen[d.Message().ID]++
 		if err := d.Ack(ctx); err != nil {
 			t.Fatal(err)
@@ -387,7 +366,7 @@ func TestValidation(t *testing.T) {
 		t.Fatalf("New(\"\") = %v", err)
 	}
 	b := newBus(t)
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	subErr := func(topic, group string) error {
 		_, err := b.Subscribe(ctx, topic, group)
 		return err
@@ -438,7 +417,7 @@ func dumpLogs(t *testing.T) {
 // messages fill the window, the requeued one cannot come back, and after
 // RequeueWait the key goes on without it rather than stalling.
 func TestRequeueHoldEndsAfterWait(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t, amqpbus.Prefetch(2), amqpbus.RequeueWait(300*time.Millisecond))
 	topic := bustest.Topic(t, "wait")
 	ch := subscribe(ctx, t, b, topic, "g")
@@ -449,7 +428,7 @@ func TestRequeueHoldEndsAfterWait(t *testing.T) {
 	if err := b.Publish(ctx, in...); err != nil {
 		t.Fatal(err)
 	}
-	d := recv(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	if d.Message().ID != "k1" {
 		t.Fatalf("first = %s", d.Message().ID)
 	}
@@ -459,7 +438,7 @@ func TestRequeueHoldEndsAfterWait(t *testing.T) {
 	}
 	var order []string
 	for len(order) < 3 {
-		d := recv(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		order = append(order, d.Message().ID)
 		if len(order) == 1 && time.Since(start) < 300*time.Millisecond {
 			t.Errorf("%s delivered %v after the requeue, before RequeueWait", d.Message().ID, time.Since(start))
@@ -477,7 +456,7 @@ func TestRequeueHoldEndsAfterWait(t *testing.T) {
 // group split the messages between them, each exactly once, while another
 // group gets them all.
 func TestGroupMembersShare(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t, amqpbus.Prefetch(4))
 	topic := bustest.Topic(t, "share")
 	m1 := subscribe(ctx, t, b, topic, "g")
@@ -518,7 +497,7 @@ func TestGroupMembersShare(t *testing.T) {
 		t.Errorf("members did not share: %v", perMember)
 	}
 	for i := 0; i < n; i++ {
-		if err := recv(ctx, t, other).Ack(ctx); err != nil {
+		if err := bustest.Next(ctx, t, other).Ack(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -527,7 +506,7 @@ func TestGroupMembersShare(t *testing.T) {
 // TestSettleAfterCancelIsRevoked checks that a delivery outliving its
 // subscription cannot be settled: the broker has requeued it already.
 func TestSettleAfterCancelIsRevoked(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t)
 	topic := bustest.Topic(t, "late")
 	sctx, cancel := context.WithCancel(ctx)
@@ -535,7 +514,7 @@ func TestSettleAfterCancelIsRevoked(t *testing.T) {
 	if err := b.Publish(ctx, &bus.Message{ID: "x", Topic: topic, Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	d := recv(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	cancel()
 	for range ch {
 	}
@@ -543,7 +522,7 @@ func TestSettleAfterCancelIsRevoked(t *testing.T) {
 		t.Fatalf("late ack = %v, want ErrRevoked", err)
 	}
 	again := subscribe(ctx, t, b, topic, "g")
-	if got := recv(ctx, t, again).Message().ID; got != "x" {
+	if got := bustest.Next(ctx, t, again).Message().ID; got != "x" {
 		t.Fatalf("after resubscribe got %s, want x again", got)
 	}
 }

@@ -72,27 +72,6 @@ func newBus(t *testing.T, opts ...natsbus.Option) *natsbus.Bus {
 	return b
 }
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func next(ctx context.Context, t *testing.T, ch <-chan bus.Delivery) bus.Delivery {
-	t.Helper()
-	select {
-	case d, ok := <-ch:
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return d
-	case <-ctx.Done():
-		t.Fatal("no delivery before the deadline")
-	}
-	return nil
-}
-
 func TestConformance(t *testing.T) {
 	t.Run("nats", func(t *testing.T) {
 		u := url(t)
@@ -108,7 +87,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t)
 	topic := bustest.Topic(t, "rt")
 	in := &bus.Message{ID: "id-1", Topic: topic, Key: "order-7", Payload: []byte("p\x00q"),
@@ -120,7 +99,7 @@ func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := next(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	got := d.Message()
 	want := in.Clone()
 	want.SetHeader(bus.HeaderAttempt, "1")
@@ -137,7 +116,7 @@ func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
 }
 
 func TestMsgIDDeduplicates(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t)
 	topic := bustest.Topic(t, "dedup")
 	m := &bus.Message{ID: "same", Topic: topic, Key: "k", Payload: []byte("1")}
@@ -175,7 +154,7 @@ func TestMsgIDDeduplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"same", "other"} {
-		d := next(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		if d.Message().ID != want {
 			t.Fatalf("got %s, want %s", d.Message().ID, want)
 		}
@@ -186,7 +165,7 @@ func TestMsgIDDeduplicates(t *testing.T) {
 }
 
 func TestMaxDeliverRoutesToDeadLetterTopic(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	dlq := bustest.Topic(t, "dlq")
 	errs := make(chan error, 4)
 	b := newBus(t, natsbus.MaxDeliver(3), natsbus.DeadLetterTopic(dlq),
@@ -203,7 +182,7 @@ func TestMaxDeliverRoutesToDeadLetterTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for attempt := 1; attempt <= 3; attempt++ {
-		d := next(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		if d.Message().ID != "poison-1" || d.Message().Header(bus.HeaderAttempt) != fmt.Sprint(attempt) {
 			t.Fatalf("delivery %d: %s attempt %s, want poison-1 attempt %d",
 				attempt, d.Message().ID, d.Message().Header(bus.HeaderAttempt), attempt)
@@ -212,7 +191,7 @@ func TestMaxDeliverRoutesToDeadLetterTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := next(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	if d.Message().ID != "fine-2" {
 		t.Fatalf("after max deliveries got %s, want fine-2", d.Message().ID)
 	}
@@ -254,7 +233,7 @@ func TestMaxDeliverRoutesToDeadLetterTopic(t *testing.T) {
 }
 
 func TestNackWithoutRequeueTerminates(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t, natsbus.AckWait(time.Second))
 	topic := bustest.Topic(t, "term")
 	if err := b.Publish(ctx, &bus.Message{ID: "a", Topic: topic, Key: "k"}, &bus.Message{ID: "b", Topic: topic, Key: "k"}); err != nil {
@@ -264,11 +243,11 @@ func TestNackWithoutRequeueTerminates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := next(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	if err := d.Nack(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if d := next(ctx, t, ch); d.Message().ID != "b" {
+	if d := bustest.Next(ctx, t, ch); d.Message().ID != "b" {
 		t.Fatalf("got %s, want b", d.Message().ID)
 	} else if err := d.Ack(ctx); err != nil {
 		t.Fatal(err)
@@ -282,7 +261,7 @@ func TestNackWithoutRequeueTerminates(t *testing.T) {
 }
 
 func TestGroupMembersShare(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t)
 	topic := bustest.Topic(t, "share")
 	const n = 40
@@ -356,7 +335,7 @@ func TestValidation(t *testing.T) {
 
 func TestPublishToStoppedServerIsOutcomeUnknown(t *testing.T) {
 	url(t) // skip where embedded NATS cannot start
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{
 		{Kind: env.KindNATS, Provider: env.Embedded},
 	}}, env.WithProvider(embedded.New()))
@@ -392,7 +371,7 @@ func TestPublishToStoppedServerIsOutcomeUnknown(t *testing.T) {
 // deliveries and requires one subscription to ack each key's messages in
 // publish order, exactly once each.
 func TestPerKeyOrderAcrossNacks(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 30*time.Second)
 	b := newBus(t, natsbus.MaxBuffered(16), natsbus.PullBatch(8))
 	topic := bustest.Topic(t, "nacks")
 	const n, nkeys = 150, 5
@@ -412,7 +391,7 @@ func TestPerKeyOrderAcrossNacks(t *testing.T) {
 	last := map[string]int{}
 	acked, nacks := 0, 0
 	for i := 0; acked < n; i++ {
-		d := next(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		m := d.Message()
 		if i%3 == 0 {
 			nacks++

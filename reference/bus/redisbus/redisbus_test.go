@@ -82,27 +82,6 @@ func newBus(t *testing.T, opts ...redisbus.Option) *redisbus.Bus {
 	return b
 }
 
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func recv(ctx context.Context, t *testing.T, ch <-chan bus.Delivery) bus.Delivery {
-	t.Helper()
-	select {
-	case d, ok := <-ch:
-		if !ok {
-			t.Fatal("subscription closed")
-		}
-		return d
-	case <-ctx.Done():
-		t.Fatal("no delivery before the deadline")
-	}
-	return nil
-}
-
 // quiet fails if ch delivers anything within d.
 func quiet(t *testing.T, ch <-chan bus.Delivery, d time.Duration) {
 	t.Helper()
@@ -130,7 +109,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 20*time.Second)
 	b := newBus(t, redisbus.Prefix("rt:"))
 	topic := bustest.Topic(t, "rt")
 	in := []*bus.Message{
@@ -150,7 +129,7 @@ func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range in {
-		d := recv(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		got := d.Message()
 		if got.ID != want.ID || got.Key != want.Key || got.Topic != topic || string(got.Payload) != string(want.Payload) {
 			t.Fatalf("message %d: got %+v, want %+v", i, got, want)
@@ -183,7 +162,7 @@ func TestRoundTripKeepsIDKeyHeaders(t *testing.T) {
 // acking; a member of the same group reclaims them once they are MinIdle
 // old, with the delivery attempt counted by Redis.
 func TestReclaimFromDeadConsumer(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 20*time.Second)
 	b := newBus(t, redisbus.MinIdle(300*time.Millisecond))
 	topic := bustest.Topic(t, "reclaim")
 	key := b.StreamKey(topic)
@@ -208,7 +187,7 @@ func TestReclaimFromDeadConsumer(t *testing.T) {
 	}
 	attempts := map[string]string{}
 	for len(attempts) < len(ms) {
-		d := recv(ctx, t, ch)
+		d := bustest.Next(ctx, t, ch)
 		id := d.Message().ID
 		if _, dup := attempts[id]; dup {
 			t.Fatalf("%s delivered twice", id)
@@ -237,7 +216,7 @@ func TestReclaimFromDeadConsumer(t *testing.T) {
 // MinIdle, queued or in a slow handler, are renewed and not reclaimed by
 // another member.
 func TestLiveConsumerKeepsItsEntries(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 20*time.Second)
 	b := newBus(t, redisbus.MinIdle(300*time.Millisecond))
 	topic := bustest.Topic(t, "lease")
 	if err := b.Publish(ctx,
@@ -249,7 +228,7 @@ func TestLiveConsumerKeepsItsEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := recv(ctx, t, slow) // a1 in flight, a2 queued behind it
+	d := bustest.Next(ctx, t, slow) // a1 in flight, a2 queued behind it
 	if d.Message().ID != "a1" {
 		t.Fatalf("first = %s", d.Message().ID)
 	}
@@ -261,7 +240,7 @@ func TestLiveConsumerKeepsItsEntries(t *testing.T) {
 	if err := d.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d2 := recv(ctx, t, slow); d2.Message().ID != "a2" || d2.Message().Header(bus.HeaderAttempt) != "1" {
+	if d2 := bustest.Next(ctx, t, slow); d2.Message().ID != "a2" || d2.Message().Header(bus.HeaderAttempt) != "1" {
 		t.Fatalf("second = %s attempt %s, want a2 attempt 1", d2.Message().ID, d2.Message().Header(bus.HeaderAttempt))
 	} else if err := d2.Ack(ctx); err != nil {
 		t.Fatal(err)
@@ -273,7 +252,7 @@ func TestLiveConsumerKeepsItsEntries(t *testing.T) {
 // unsettled delivery revokes it and releases it, so the next member gets it
 // at once even with the default 30 s MinIdle.
 func TestEndedSubscriptionReleasesEntries(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := bustest.Context(t, 20*time.Second)
 	b := newBus(t)
 	topic := bustest.Topic(t, "release")
 	if err := b.Publish(ctx, &bus.Message{ID: "x", Topic: topic, Key: "k"}); err != nil {
@@ -284,7 +263,7 @@ func TestEndedSubscriptionReleasesEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := recv(ctx, t, ch)
+	d := bustest.Next(ctx, t, ch)
 	cancel()
 	for range ch {
 	}
@@ -296,7 +275,7 @@ func TestEndedSubscriptionReleasesEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2 := recv(ctx, t, ch2)
+	d2 := bustest.Next(ctx, t, ch2)
 	if d2.Message().ID != "x" || d2.Message().Header(bus.HeaderAttempt) != "2" {
 		t.Fatalf("redelivered %s attempt %s, want x attempt 2", d2.Message().ID, d2.Message().Header(bus.HeaderAttempt))
 	}
@@ -320,7 +299,7 @@ func TestMaxLenTrims(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := bustest.Context(t, 20*time.Second)
 			b := newBus(t, tt.opts...)
 			topic := bustest.Topic(t, "trim")
 			for i := 0; i < n; i += 100 {
@@ -445,7 +424,7 @@ func TestDeleteOnAck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := bustest.Context(t, 20*time.Second)
 			b := newBus(t, tt.opts...)
 			topic := bustest.Topic(t, "del")
 			if err := b.Publish(ctx, &bus.Message{ID: "1", Topic: topic, Key: "k"}, &bus.Message{ID: "2", Topic: topic, Key: "k"}); err != nil {
@@ -456,7 +435,7 @@ func TestDeleteOnAck(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 2; i++ {
-				if err := recv(ctx, t, ch).Ack(ctx); err != nil {
+				if err := bustest.Next(ctx, t, ch).Ack(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
