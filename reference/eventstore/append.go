@@ -38,18 +38,5 @@ func ValidateAppend(stream string, expected ExpectedVersion, events []event.Enve
 // does not hold. Exact(0) means the same as NoStream: a stream with no
 // events does not exist.
 func CheckExpected(stream string, expected ExpectedVersion, current uint64) error {
-	ok := true
-	switch expected {
-	case Any:
-	case NoStream:
-		ok = current == 0
-	case StreamExists:
-		ok = current > 0
-	default:
-		ok = uint64(expected) == current
-	}
-	if ok {
-		return nil
-	}
-	return &ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
+	return StreamState{Last: current}.Check(stream, expected)
 }

@@ -12,6 +12,11 @@ var (
 	ErrStreamNotFound = errors.New("eventstore: stream not found")
 	// ErrWrongExpectedVersion is matched by every *ConcurrencyError.
 	ErrWrongExpectedVersion = errors.New("eventstore: wrong expected version")
+	// ErrSnapshotNotFound is returned when a stream has no snapshot.
+	ErrSnapshotNotFound = errors.New("eventstore: snapshot not found")
+	// ErrInvalidSnapshot is returned for a snapshot that cannot describe its
+	// stream: no stream name, version 0, or a version past the stream's last.
+	ErrInvalidSnapshot = errors.New("eventstore: invalid snapshot")
 )
 
 // ConcurrencyError reports an optimistic-concurrency conflict: the stream was

@@ -37,22 +37,64 @@ type AppendResult struct {
 //
 // Appends are atomic: all events of one call are written or none. Reads return
 // copies; callers may keep and modify them.
+//
+// Stream metadata (max count, truncate-before, soft delete) is honoured by
+// the stream reads (ReadStream, ReadStreamBackwards, SubscribeStream's
+// catch-up), as EventStoreDB honours it; the global log (ReadAll,
+// SubscribeAll) keeps every event, as EventStoreDB's $all does until a
+// scavenge, so a projection replaying the log sees what really happened.
 type Store interface {
 	// Append writes events to stream if expected holds, else returns a
 	// *ConcurrencyError. Retrying an append whose event IDs are all already
 	// stored at the same expected version succeeds without writing twice.
+	// Appending to a soft-deleted stream recreates it: versions continue
+	// from where they left off and the deleted events stay hidden.
 	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...event.Envelope) (AppendResult, error)
 	// ReadStream returns up to limit events of stream with Version >= from
-	// (from 1 is the start), in version order. A stream that does not exist
+	// (from 1 is the start), in version order, skipping the events its
+	// metadata hides. A stream that does not exist, or is soft-deleted,
 	// returns ErrStreamNotFound.
 	ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error)
+	// ReadStreamBackwards returns up to limit events of stream with
+	// Version <= from, newest first; from = End (or any version past the
+	// last) starts at the newest event. Metadata and missing streams are
+	// treated as by ReadStream.
+	ReadStreamBackwards(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error)
 	// ReadAll returns up to limit events with Position >= from in global order.
 	ReadAll(ctx context.Context, from uint64, limit int) ([]event.Envelope, error)
 	// SubscribeAll delivers every event with Position >= from, first those
 	// already stored (catch-up), then new ones as they are appended (live),
 	// with no gap or duplicate at the switch-over. The channel closes when ctx
-	// is done or the store closes; Err on the subscription says why.
-	SubscribeAll(ctx context.Context, from uint64) (*Subscription, error)
+	// is done or the store closes; Err on the subscription says why. A
+	// Filter option selects events inside the store, so a subscriber to one
+	// event type is not sent the rest of the log. The channel is small and
+	// the feed blocks on it: a slow subscriber holds the feed back instead
+	// of making the store buffer events for it.
+	SubscribeAll(ctx context.Context, from uint64, opts ...SubscribeOption) (*Subscription, error)
+	// SubscribeStream delivers stream's events with Version >= from (from 1
+	// is the start), catch-up then live, like SubscribeAll. Catch-up skips
+	// what the stream's metadata hides; live delivery sends every new event.
+	// The stream need not exist yet.
+	SubscribeStream(ctx context.Context, stream string, from uint64) (*Subscription, error)
+	// SetStreamMetadata replaces stream's metadata. The stream need not
+	// exist; metadata set first applies once it does.
+	SetStreamMetadata(ctx context.Context, stream string, md StreamMetadata) error
+	// StreamMetadata returns stream's metadata, the zero value when none
+	// was set.
+	StreamMetadata(ctx context.Context, stream string) (StreamMetadata, error)
+	// DeleteStream soft-deletes stream if expected holds (else a
+	// *ConcurrencyError): it sets TruncateBefore past the last event and
+	// drops the stream's snapshot. Reads then return ErrStreamNotFound; the
+	// events stay in the global log. Deleting a stream that has no events
+	// returns ErrStreamNotFound; deleting it again is a no-op.
+	DeleteStream(ctx context.Context, stream string, expected ExpectedVersion) error
+	// SaveSnapshot stores snap as stream's latest snapshot, unless a
+	// snapshot at a later version is already stored (then it is a no-op).
+	// snap.Version must be between 1 and the stream's version, else
+	// ErrInvalidSnapshot.
+	SaveSnapshot(ctx context.Context, snap Snapshot) error
+	// LoadSnapshot returns stream's latest snapshot, or ErrSnapshotNotFound.
+	LoadSnapshot(ctx context.Context, stream string) (Snapshot, error)
 	// Close releases the store; later calls return ErrClosed. Idempotent.
 	Close() error
 }

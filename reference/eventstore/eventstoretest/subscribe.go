@@ -185,6 +185,15 @@ func testClosed(t *testing.T, s eventstore.Store) {
 		{"ReadStream", func() error { _, err := s.ReadStream(ctx, "a", 1, 0); return err }},
 		{"ReadAll", func() error { _, err := s.ReadAll(ctx, 1, 0); return err }},
 		{"SubscribeAll", func() error { _, err := s.SubscribeAll(ctx, 1); return err }},
+		{"ReadStreamBackwards", func() error { _, err := s.ReadStreamBackwards(ctx, "a", eventstore.End, 0); return err }},
+		{"SubscribeStream", func() error { _, err := s.SubscribeStream(ctx, "a", 1); return err }},
+		{"SetStreamMetadata", func() error { return s.SetStreamMetadata(ctx, "a", eventstore.StreamMetadata{MaxCount: 1}) }},
+		{"StreamMetadata", func() error { _, err := s.StreamMetadata(ctx, "a"); return err }},
+		{"DeleteStream", func() error { return s.DeleteStream(ctx, "a", eventstore.Any) }},
+		{"SaveSnapshot", func() error {
+			return s.SaveSnapshot(ctx, eventstore.Snapshot{Stream: "a", Version: 1, Data: []byte(`{}`)})
+		}},
+		{"LoadSnapshot", func() error { _, err := s.LoadSnapshot(ctx, "a"); return err }},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {

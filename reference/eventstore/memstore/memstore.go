@@ -41,6 +41,8 @@ type Store struct {
 	log     []event.Envelope    // index = Position-1
 	streams map[string][]uint64 // stream -> positions, index = Version-1
 	ids     map[string]uint64   // event ID -> position
+	meta    map[string]eventstore.StreamMetadata
+	snaps   map[string]eventstore.Snapshot
 	notify  chan struct{}       // closed and replaced on every append
 	closed  bool
 	done    chan struct{} // closed by Close
@@ -53,6 +55,8 @@ func New(opts ...Option) *Store {
 		now:     time.Now,
 		streams: make(map[string][]uint64),
 		ids:     make(map[string]uint64),
+		meta:    make(map[string]eventstore.StreamMetadata),
+		snaps:   make(map[string]eventstore.Snapshot),
 		notify:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -81,7 +85,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if res, done, err := s.retried(stream, expected, events, current); done {
 		return res, err
 	}
-	if err := check(stream, expected, current); err != nil {
+	if err := s.state(stream).Check(stream, expected); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 
@@ -154,14 +158,22 @@ func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, even
 	return eventstore.AppendResult{}, true, &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
 }
 
-// check tests an expectation against the stream's current version. Exact(0)
-// means the same as NoStream: a stream with no events does not exist.
-func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
-	return eventstore.CheckExpected(stream, expected, current)
+// state is what expectations are checked against; the caller holds mu.
+func (s *Store) state(stream string) eventstore.StreamState {
+	return eventstore.StreamState{Last: uint64(len(s.streams[stream])), Metadata: s.meta[stream]}
 }
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error) {
+	return s.readStream(ctx, stream, from, limit, false)
+}
+
+// ReadStreamBackwards implements eventstore.Store.
+func (s *Store) ReadStreamBackwards(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error) {
+	return s.readStream(ctx, stream, from, limit, true)
+}
+
+func (s *Store) readStream(ctx context.Context, stream string, from uint64, limit int, backwards bool) ([]event.Envelope, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -170,18 +182,26 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 	if s.closed {
 		return nil, eventstore.ErrClosed
 	}
-	positions, ok := s.streams[stream]
-	if !ok {
+	st := s.state(stream)
+	if !st.Exists() {
 		return nil, fmt.Errorf("memstore: read %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
-	if from == 0 {
-		from = 1
-	}
+	positions := s.streams[stream]
+	first := st.Metadata.FirstVisible(st.Last)
 	out := []event.Envelope{}
-	for v := from; v <= uint64(len(positions)); v++ {
-		if limit > 0 && len(out) >= limit {
-			break
+	if backwards {
+		if from > st.Last {
+			from = st.Last
 		}
+		for v := from; v >= first && (limit <= 0 || len(out) < limit); v-- {
+			out = append(out, s.log[positions[v-1]-1].Clone())
+		}
+		return out, nil
+	}
+	if from < first {
+		from = first
+	}
+	for v := from; v <= st.Last && (limit <= 0 || len(out) < limit); v++ {
 		out = append(out, s.log[positions[v-1]-1].Clone())
 	}
 	return out, nil
@@ -218,7 +238,57 @@ func (s *Store) copyFrom(from uint64, limit int) []event.Envelope {
 // SubscribeAll implements eventstore.Store. A goroutine per subscription
 // reads the log by position and blocks on a small channel, so catch-up and
 // live delivery are one loop and the switch-over cannot skip or repeat.
-func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subscription, error) {
+func (s *Store) SubscribeAll(ctx context.Context, from uint64, opts ...eventstore.SubscribeOption) (*eventstore.Subscription, error) {
+	filter := eventstore.SubscribeOptions(opts...).Filter
+	if from == 0 {
+		from = 1
+	}
+	return s.subscribe(ctx, func(next uint64) ([]event.Envelope, uint64) {
+		batch := s.copyFrom(next, subBatch)
+		if len(batch) == 0 {
+			return nil, next
+		}
+		after := batch[len(batch)-1].Position + 1
+		if filter.Empty() {
+			return batch, after
+		}
+		kept := batch[:0]
+		for _, e := range batch {
+			if filter.Match(e) {
+				kept = append(kept, e)
+			}
+		}
+		return kept, after
+	}, from)
+}
+
+// SubscribeStream implements eventstore.Store: the same loop as
+// SubscribeAll over the stream's versions. Catch-up starts at the first
+// version the metadata leaves visible.
+func (s *Store) SubscribeStream(ctx context.Context, stream string, from uint64) (*eventstore.Subscription, error) {
+	if stream == "" {
+		return nil, fmt.Errorf("memstore: subscribe: empty stream name: %w", eventstore.ErrInvalidAppend)
+	}
+	s.mu.RLock()
+	st := s.state(stream)
+	s.mu.RUnlock()
+	if first := st.Metadata.FirstVisible(st.Last); from < first {
+		from = first
+	}
+	return s.subscribe(ctx, func(next uint64) ([]event.Envelope, uint64) {
+		positions := s.streams[stream]
+		var batch []event.Envelope
+		for v := next; v <= uint64(len(positions)) && len(batch) < subBatch; v++ {
+			batch = append(batch, s.log[positions[v-1]-1].Clone())
+		}
+		return batch, next + uint64(len(batch))
+	}, from)
+}
+
+// subscribe runs a subscription whose batch function, called with mu read-
+// locked, returns the events to send after cursor next and the cursor to
+// continue from.
+func (s *Store) subscribe(ctx context.Context, batch func(next uint64) ([]event.Envelope, uint64), from uint64) (*eventstore.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -227,39 +297,36 @@ func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subs
 	if s.closed {
 		return nil, eventstore.ErrClosed
 	}
-	if from == 0 {
-		from = 1
-	}
 	s.subs.Add(1)
 	return eventstore.Feed(subBuffer, func(out chan<- event.Envelope) error {
-		return s.feed(ctx, from, out)
+		return s.feed(ctx, from, batch, out)
 	}, s.subs.Done), nil
 }
 
-// feed delivers events from position next until ctx is done or the store
+// feed delivers batches from cursor next until ctx is done or the store
 // closes, and returns which of the two happened.
-func (s *Store) feed(ctx context.Context, next uint64, out chan<- event.Envelope) error {
+func (s *Store) feed(ctx context.Context, next uint64, batchFn func(uint64) ([]event.Envelope, uint64), out chan<- event.Envelope) error {
 	for {
 		s.mu.RLock()
 		if s.closed {
 			s.mu.RUnlock()
 			return eventstore.ErrClosed
 		}
-		batch := s.copyFrom(next, subBatch)
+		batch, after := batchFn(next)
 		wake := s.notify
 		s.mu.RUnlock()
 
 		for _, e := range batch {
 			select {
 			case out <- e:
-				next = e.Position + 1
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-s.done:
 				return eventstore.ErrClosed
 			}
 		}
-		if len(batch) > 0 {
+		if after != next {
+			next = after
 			continue
 		}
 		select {
@@ -270,6 +337,100 @@ func (s *Store) feed(ctx context.Context, next uint64, out chan<- event.Envelope
 			return eventstore.ErrClosed
 		}
 	}
+}
+
+// SetStreamMetadata implements eventstore.Store.
+func (s *Store) SetStreamMetadata(ctx context.Context, stream string, md eventstore.StreamMetadata) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if stream == "" {
+		return fmt.Errorf("memstore: set metadata: empty stream name: %w", eventstore.ErrInvalidAppend)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return eventstore.ErrClosed
+	}
+	s.meta[stream] = md
+	return nil
+}
+
+// StreamMetadata implements eventstore.Store.
+func (s *Store) StreamMetadata(ctx context.Context, stream string) (eventstore.StreamMetadata, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.StreamMetadata{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return eventstore.StreamMetadata{}, eventstore.ErrClosed
+	}
+	return s.meta[stream], nil
+}
+
+// DeleteStream implements eventstore.Store.
+func (s *Store) DeleteStream(ctx context.Context, stream string, expected eventstore.ExpectedVersion) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := eventstore.ValidateDelete(stream, expected); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return eventstore.ErrClosed
+	}
+	st := s.state(stream)
+	if st.Last == 0 {
+		return fmt.Errorf("memstore: delete %s: %w", stream, eventstore.ErrStreamNotFound)
+	}
+	if err := st.Check(stream, expected); err != nil {
+		return err
+	}
+	s.meta[stream] = st.Metadata.Deleted(st.Last)
+	delete(s.snaps, stream)
+	return nil
+}
+
+// SaveSnapshot implements eventstore.Store.
+func (s *Store) SaveSnapshot(ctx context.Context, snap eventstore.Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return eventstore.ErrClosed
+	}
+	if err := eventstore.ValidateSnapshot(snap, uint64(len(s.streams[snap.Stream]))); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	if old, ok := s.snaps[snap.Stream]; ok && old.Version > snap.Version {
+		return nil
+	}
+	c := snap.Clone()
+	c.Time = s.now()
+	s.snaps[snap.Stream] = c
+	return nil
+}
+
+// LoadSnapshot implements eventstore.Store.
+func (s *Store) LoadSnapshot(ctx context.Context, stream string) (eventstore.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.Snapshot{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return eventstore.Snapshot{}, eventstore.ErrClosed
+	}
+	snap, ok := s.snaps[stream]
+	if !ok {
+		return eventstore.Snapshot{}, fmt.Errorf("memstore: load snapshot %s: %w", stream, eventstore.ErrSnapshotNotFound)
+	}
+	return snap.Clone(), nil
 }
 
 // Close implements eventstore.Store: it ends every subscription and waits for
