@@ -43,7 +43,7 @@ type Store struct {
 	ids     map[string]uint64   // event ID -> position
 	meta    map[string]eventstore.StreamMetadata
 	snaps   map[string]eventstore.Snapshot
-	notify  chan struct{}       // closed and replaced on every append
+	notify  chan struct{} // closed and replaced on every append
 	closed  bool
 	done    chan struct{} // closed by Close
 	subs    sync.WaitGroup
