@@ -144,3 +144,11 @@ func (x *index) at(n uint64) (esdb.Position, uint64, bool) {
 	}
 	return x.positions[n-1], total, true
 }
+
+// ordinal returns the ordinal of the event at $all position p, if the index
+// has read it.
+func (x *index) ordinal(p esdb.Position) (uint64, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return ordinalOf(x.positions, p)
+}

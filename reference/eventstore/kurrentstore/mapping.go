@@ -3,9 +3,12 @@ package kurrentstore
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
@@ -57,26 +60,48 @@ func revisionOf(version uint64) uint64 { return version - 1 }
 func versionOf(revision uint64) uint64 { return revision + 1 }
 
 // wrongVersionDetail matches the text the Go client puts in a
-// WrongExpectedVersion error: the server's current revision is only
-// available there (v4.2.0 does not expose it as a field).
+// WrongExpectedVersion error from an append: the server's current revision
+// is only available there (v4.2.0 does not expose it as a field).
 var wrongVersionDetail = regexp.MustCompile(`expecting '([^']*)' but got '([^']*)'`)
 
+// deleteConflictDetail matches the gRPC status message EventStoreDB sends
+// when a delete fails its expectation ("Delete failed due to
+// WrongExpectedVersion. Stream: s, Expected version: 1, Actual version: 2."),
+// which the client passes on with code Unknown: the status's trailers are
+// not exposed either. Actual version -1 means no stream.
+var deleteConflictDetail = regexp.MustCompile(`WrongExpectedVersion\b.*Actual version: (-1|\d+)`)
+
 // currentVersion extracts the stream's current edkit version from a
-// WrongExpectedVersion error's text: "no_stream" is 0, revision r is r+1.
-// ok is false when the text does not say.
+// WrongExpectedVersion error's text: "no_stream" (or -1) is 0, revision r is
+// r+1. ok is false when the text does not say.
 func currentVersion(detail string) (version uint64, ok bool) {
-	m := wrongVersionDetail.FindStringSubmatch(detail)
-	if m == nil {
+	var got string
+	if m := wrongVersionDetail.FindStringSubmatch(detail); m != nil {
+		got = m[2]
+	} else if m := deleteConflictDetail.FindStringSubmatch(detail); m != nil {
+		got = m[1]
+	} else {
 		return 0, false
 	}
-	if m[2] == "no_stream" {
+	if got == "no_stream" || got == "-1" {
 		return 0, true
 	}
-	rev, err := strconv.ParseUint(m[2], 10, 64)
+	rev, err := strconv.ParseUint(got, 10, 64)
 	if err != nil {
 		return 0, false
 	}
 	return versionOf(rev), true
+}
+
+// conflict reports whether a failed write is EventStoreDB's
+// WrongExpectedVersion: appends carry the code, deletes only the text.
+func conflict(code esdb.ErrorCode, cause error) bool {
+	return code == esdb.ErrorCodeWrongExpectedVersion || (cause != nil && strings.Contains(cause.Error(), "WrongExpectedVersion"))
+}
+
+// notFound reports whether a code means the stream is missing or deleted.
+func notFound(code esdb.ErrorCode) bool {
+	return code == esdb.ErrorCodeResourceNotFound || code == esdb.ErrorCodeStreamDeleted
 }
 
 // appendError maps a failed AppendToStream to the contract's errors: a
@@ -84,14 +109,23 @@ func currentVersion(detail string) (version uint64, ok bool) {
 // current version (from the error text, or from fallback when the text does
 // not carry it); anything else is wrapped with ErrServer, keeping cause.
 func appendError(stream string, expected eventstore.ExpectedVersion, code esdb.ErrorCode, cause error, fallback func() (uint64, error)) error {
-	if code != esdb.ErrorCodeWrongExpectedVersion {
-		return fmt.Errorf("kurrentstore: append %s: %w: %w", stream, ErrServer, cause)
+	return writeError("append", stream, expected, code, cause, fallback)
+}
+
+// deleteError is appendError for DeleteStream.
+func deleteError(stream string, expected eventstore.ExpectedVersion, code esdb.ErrorCode, cause error, fallback func() (uint64, error)) error {
+	return writeError("delete", stream, expected, code, cause, fallback)
+}
+
+func writeError(op, stream string, expected eventstore.ExpectedVersion, code esdb.ErrorCode, cause error, fallback func() (uint64, error)) error {
+	if !conflict(code, cause) {
+		return fmt.Errorf("kurrentstore: %s %s: %w: %w", op, stream, ErrServer, cause)
 	}
 	actual, ok := currentVersion(cause.Error())
 	if !ok && fallback != nil {
 		v, err := fallback()
 		if err != nil {
-			return fmt.Errorf("kurrentstore: append %s: wrong expected version, current version unknown: %w", stream, err)
+			return fmt.Errorf("kurrentstore: %s %s: wrong expected version, current version unknown: %w", op, stream, err)
 		}
 		actual = v
 	}
@@ -101,8 +135,7 @@ func appendError(stream string, expected eventstore.ExpectedVersion, code esdb.E
 // readError maps a failed stream read: a missing or deleted stream is
 // eventstore.ErrStreamNotFound; anything else is ErrServer.
 func readError(stream string, code esdb.ErrorCode, cause error) error {
-	switch code {
-	case esdb.ErrorCodeResourceNotFound, esdb.ErrorCodeStreamDeleted:
+	if notFound(code) {
 		return fmt.Errorf("kurrentstore: read %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
 	return fmt.Errorf("kurrentstore: read %s: %w: %w", stream, ErrServer, cause)
@@ -175,8 +208,8 @@ func decode(prefix string, r *esdb.RecordedEvent) event.Envelope {
 
 // include reports whether an event in $all belongs to the store's global
 // order, and its edkit stream name. System events ($-prefixed types, such as
-// stream metadata and link events) and system streams never do; with a
-// prefix, only streams under it do.
+// stream metadata and link events), system streams and the adapter's
+// snapshot streams never do; with a prefix, only streams under it do.
 func include(prefix, streamID, eventType string) (string, bool) {
 	if strings.HasPrefix(eventType, "$") || strings.HasPrefix(streamID, "$") {
 		return "", false
@@ -184,7 +217,11 @@ func include(prefix, streamID, eventType string) (string, bool) {
 	if !strings.HasPrefix(streamID, prefix) {
 		return "", false
 	}
-	return strings.TrimPrefix(streamID, prefix), true
+	stream := strings.TrimPrefix(streamID, prefix)
+	if reserved(stream) {
+		return "", false
+	}
+	return stream, true
 }
 
 // subscriptionFilter is the server-side filter for SubscribeToAll. It lets
@@ -210,6 +247,9 @@ func validPrefix(prefix string) error {
 func validate(stream string, expected eventstore.ExpectedVersion, events []event.Envelope) error {
 	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
 		return fmt.Errorf("kurrentstore: %w", err)
+	}
+	if reserved(stream) {
+		return fmt.Errorf("kurrentstore: append %s: names starting with %q are the adapter's snapshot streams: %w", stream, snapshotInfix, eventstore.ErrInvalidAppend)
 	}
 	return nil
 }
@@ -282,4 +322,171 @@ func subscriptionStart(from uint64, known []esdb.Position) (start esdb.AllPositi
 		return known[from-2], from
 	}
 	return known[len(known)-1], uint64(len(known)) + 1
+}
+
+// snapshotInfix names a stream's snapshot stream: edkit stream s keeps its
+// snapshots in prefix+snapshotInfix+s. Names starting with "$" are
+// EventStoreDB's system streams (and $$ its metadata streams), so the
+// snapshot streams use an ordinary name that the adapter reserves: Append
+// refuses streams starting with it, and include keeps them out of ReadAll,
+// SubscribeAll and the ordinals.
+const snapshotInfix = "edkit-snapshot."
+
+// snapshotEventType is the event type of a snapshot stream's events.
+const snapshotEventType = "edkit-snapshot"
+
+// snapshotStream is the EventStoreDB stream holding stream's snapshots.
+func snapshotStream(prefix, stream string) string { return prefix + snapshotInfix + stream }
+
+// reserved reports whether an edkit stream name is one the adapter uses for
+// itself (a snapshot stream).
+func reserved(stream string) bool { return strings.HasPrefix(stream, snapshotInfix) }
+
+// encodeSnapshot turns a snapshot into the event appended to its snapshot
+// stream: the snapshot's JSON, without the save time, which is the event's
+// created date on the server.
+func encodeSnapshot(snap eventstore.Snapshot) (esdb.EventData, error) {
+	snap.Time = time.Time{}
+	data, err := json.Marshal(snap)
+	if err != nil {
+		return esdb.EventData{}, fmt.Errorf("kurrentstore: encode snapshot of %s: %w", snap.Stream, err)
+	}
+	return esdb.EventData{
+		EventID:     uuid.New(),
+		EventType:   snapshotEventType,
+		ContentType: esdb.ContentTypeJson,
+		Data:        data,
+	}, nil
+}
+
+// decodeSnapshot reads a snapshot event back for stream; Time is the
+// server's created date (the store's clock).
+func decodeSnapshot(stream string, r *esdb.RecordedEvent) (eventstore.Snapshot, error) {
+	var snap eventstore.Snapshot
+	if err := json.Unmarshal(r.Data, &snap); err != nil {
+		return eventstore.Snapshot{}, fmt.Errorf("kurrentstore: decode snapshot of %s (%s@%d): %w", stream, r.StreamID, r.EventNumber, err)
+	}
+	snap.Stream = stream
+	snap.Time = r.CreatedDate
+	return snap, nil
+}
+
+// deletedTruncateBefore is the $tb EventStoreDB writes when it soft-deletes
+// a stream (EventNumber.DeletedStream, long.MaxValue), rather than a real
+// revision.
+const deletedTruncateBefore = math.MaxInt64
+
+// toServerMetadata maps edkit stream metadata to EventStoreDB's. MaxCount is
+// $maxCount as is. TruncateBefore v (1-based: hide versions below v) is $tb
+// v-1 (0-based: hide revisions below v-1); 0 sets no $tb. The result
+// replaces the stream's whole metadata, including ACLs or custom
+// properties other clients set.
+func toServerMetadata(md eventstore.StreamMetadata) esdb.StreamMetadata {
+	var m esdb.StreamMetadata
+	if md.MaxCount > 0 {
+		m.SetMaxCount(md.MaxCount)
+	}
+	if md.TruncateBefore > 0 {
+		m.SetTruncateBefore(revisionOf(md.TruncateBefore))
+	}
+	return m
+}
+
+// fromServerMetadata maps EventStoreDB stream metadata back, for a stream
+// whose last version is last: $tb r is TruncateBefore r+1, except the
+// soft-delete marker, which becomes last+1 — what memstore's DeleteStream
+// sets — so that callers see "past the last version". $maxAge, ACLs and
+// custom properties have no edkit equivalent and are dropped.
+func fromServerMetadata(m *esdb.StreamMetadata, last uint64) eventstore.StreamMetadata {
+	var md eventstore.StreamMetadata
+	if m == nil {
+		return md
+	}
+	if n := m.MaxCount(); n != nil {
+		md.MaxCount = *n
+	}
+	if tb := m.TruncateBefore(); tb != nil {
+		if *tb >= deletedTruncateBefore {
+			md.TruncateBefore = last + 1
+		} else {
+			md.TruncateBefore = versionOf(*tb)
+		}
+	}
+	return md
+}
+
+// backwardsStart is where a backwards stream read starts for edkit version
+// from (End or a version past the stream's last, last being the latest
+// version the index knows): the newest event, or the revision of from. The
+// adapter never asks the server to start past the end, so how it answers
+// that does not matter.
+func backwardsStart(from, last uint64) esdb.StreamPosition {
+	if from > last {
+		return esdb.End{}
+	}
+	return esdb.Revision(revisionOf(from))
+}
+
+// streamSubscriptionStart is where SubscribeToStream starts for edkit
+// version from. EventStoreDB stream subscriptions start after the given
+// revision (.NET's FromStream.After), so versions >= from are revisions
+// after from-2; from <= 1 is the start. The feed also drops any version
+// below from, so an inclusive reading by the server would not deliver one
+// event twice.
+func streamSubscriptionStart(from uint64) esdb.StreamPosition {
+	if from <= 1 {
+		return esdb.Start{}
+	}
+	return esdb.Revision(revisionOf(from - 1))
+}
+
+// userFilter is the server-side filter for a SubscribeToAll with edkit
+// filter f. EventStoreDB takes one filter kind per subscription, so when
+// both are set the stream prefixes go to the server — put under the store's
+// prefix, they also keep other stores' streams off the wire — and the event
+// types are left to the client. Event types alone become an anchored regex
+// of the quoted names, and the store's prefix is left to the client
+// (include). The adapter tests every received event with include and
+// f.Match anyway, so the server filter only has to pass a superset of what
+// f passes. An empty filter is the store's default filter.
+func userFilter(prefix string, f eventstore.Filter) *esdb.SubscriptionFilter {
+	switch {
+	case f.Empty():
+		return subscriptionFilter(prefix)
+	case len(f.StreamPrefixes) > 0:
+		ps := make([]string, len(f.StreamPrefixes))
+		for i, p := range f.StreamPrefixes {
+			ps[i] = prefix + p
+		}
+		return &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: ps}
+	}
+	return &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Regex: eventTypeRegex(f.EventTypes)}
+}
+
+// eventTypeRegex matches exactly the given event types.
+func eventTypeRegex(types []string) string {
+	qs := make([]string, len(types))
+	for i, t := range types {
+		qs[i] = regexp.QuoteMeta(t)
+	}
+	return "^(" + strings.Join(qs, "|") + ")$"
+}
+
+// ordinalOf finds the ordinal of $all position p in known (known[i] is
+// ordinal i+1; positions ascend), for subscriptions whose server-side filter
+// hides events, so the adapter cannot number what it receives by counting.
+func ordinalOf(known []esdb.Position, p esdb.Position) (uint64, bool) {
+	i := sort.Search(len(known), func(i int) bool { return !positionLess(known[i], p) })
+	if i < len(known) && known[i] == p {
+		return uint64(i) + 1, true
+	}
+	return 0, false
+}
+
+// positionLess orders $all positions: by commit, then prepare.
+func positionLess(a, b esdb.Position) bool {
+	if a.Commit != b.Commit {
+		return a.Commit < b.Commit
+	}
+	return a.Prepare < b.Prepare
 }
