@@ -25,6 +25,10 @@
 // and any other change does not. A nil and an empty payload encode alike, as
 // do nil and empty header maps: brokers do not keep the difference.
 //
+// Wrap the broker's publisher with Publisher innermost, closest to the
+// broker, so headers that other publisher wrappers add (trace context, say)
+// are signed too; a header added after signing fails verification.
+//
 // A dead-lettered copy is on another topic with DLQ headers added, so its
 // signature no longer matches; verify messages on their original topic.
 //
