@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/edkit-dev/edkit/reference/event"
@@ -125,7 +127,7 @@ func New(ctx context.Context, connString string, opts ...Option) (*Store, error)
 		return nil, fmt.Errorf("pgstore: new: %w", err)
 	}
 	s.pool = pool
-	s.q = newQueries(s.schema)
+	s.q = newQueries(s.schema, s.unsafeSequence)
 	s.channel = s.schema + "_appended"
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -182,23 +184,15 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	// The gap guard: hold the head row until commit (see doc.go). Every
-	// read below then sees every append committed before ours.
-	var last int64
-	if !s.unsafeSequence {
-		if err := tx.QueryRow(ctx, s.q.lockHead).Scan(&last); err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("pgstore: append %s: lock head: %w", stream, err)
-		}
+	last, state, stored, err := s.lockAndRead(ctx, tx, stream, events)
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append %s: %w", stream, err)
 	}
-
-	var current int64
-	if err := tx.QueryRow(ctx, s.q.streamVersion, stream).Scan(&current); err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append %s: read version: %w", stream, err)
-	}
-	if res, done, err := s.retried(ctx, tx, stream, expected, events, uint64(current)); done {
+	current := state.Last
+	if res, done, err := retried(stream, expected, events, stored, current); done {
 		return res, err
 	}
-	if err := check(stream, expected, uint64(current)); err != nil {
+	if err := state.Check(stream, expected); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 
@@ -234,7 +228,7 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 		if e.Data != nil {
 			data = []byte(e.Data)
 		}
-		rows[i] = []any{positions[i], stream, current + int64(i) + 1, e.ID, e.Type, data, meta, int32(e.SchemaVersion), at}
+		rows[i] = []any{positions[i], stream, int64(current) + int64(i) + 1, e.ID, e.Type, data, meta, int32(e.SchemaVersion), at}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append %s: insert: %w", stream, err)
@@ -253,7 +247,78 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 	if err := tx.Commit(ctx); err != nil {
 		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append %s: commit: %w", stream, err)
 	}
-	return eventstore.AppendResult{NextExpected: uint64(current) + uint64(len(events)), Position: uint64(lastPos)}, nil
+	return eventstore.AppendResult{NextExpected: current + uint64(len(events)), Position: uint64(lastPos)}, nil
+}
+
+// lockAndRead is the first round trip of an append, pipelined: it takes
+// the stream's lock, then the head row (the gap guard; see doc.go), and
+// only then reads the stream's state (last version and metadata) and where
+// the events' IDs are already stored. Holding both locks until commit,
+// the state it reads cannot change before the append commits: a delete or
+// metadata change of the stream waits for it, and so does every append.
+// last is the head's last position (0 in the unsafe test mode).
+func (s *Store) lockAndRead(ctx context.Context, tx pgx.Tx, stream string, events []event.Envelope) (last int64, state eventstore.StreamState, stored map[string]storedEvent, err error) {
+	idList := make([]string, len(events))
+	for i, e := range events {
+		idList[i] = e.ID
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT pg_advisory_xact_lock($1)", s.streamKey(stream))
+	if !s.unsafeSequence {
+		b.Queue(s.q.lockHead)
+	}
+	b.Queue(s.q.streamState, stream)
+	b.Queue(s.q.storedIDs, idList)
+	br := tx.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if _, err = br.Exec(); err != nil {
+		return 0, state, nil, fmt.Errorf("lock stream: %w", err)
+	}
+	if !s.unsafeSequence {
+		if err = br.QueryRow().Scan(&last); err != nil {
+			return 0, state, nil, fmt.Errorf("lock head: %w", err)
+		}
+	}
+	if state, err = scanState(br.QueryRow()); err != nil {
+		return 0, state, nil, fmt.Errorf("read state: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return 0, state, nil, fmt.Errorf("look up IDs: %w", err)
+	}
+	stored = make(map[string]storedEvent)
+	var (
+		id, st   string
+		ver, pos int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &st, &ver, &pos}, func() error {
+		stored[id] = storedEvent{stream: st, version: uint64(ver), position: uint64(pos)}
+		return nil
+	})
+	if err != nil {
+		return 0, state, nil, fmt.Errorf("look up IDs: %w", err)
+	}
+	return last, state, stored, nil
+}
+
+// scanState decodes a row of the streamState query.
+func scanState(row pgx.Row) (eventstore.StreamState, error) {
+	var (
+		last   int64
+		mc, tb string
+	)
+	if err := row.Scan(&last, &mc, &tb); err != nil {
+		return eventstore.StreamState{}, err
+	}
+	md, err := parseMetadata(mc, tb)
+	if err != nil {
+		return eventstore.StreamState{}, err
+	}
+	return eventstore.StreamState{Last: uint64(last), Metadata: md}, nil
 }
 
 // storedEvent is where an already-stored event ID landed.
@@ -267,27 +332,7 @@ type storedEvent struct {
 // ID is stored in this stream consecutively and in order, the earlier
 // result is returned if the expectation agrees with where they landed, else
 // a *ConcurrencyError. Any other overlap is an idempotency conflict.
-func (s *Store) retried(ctx context.Context, tx pgx.Tx, stream string, expected eventstore.ExpectedVersion, events []event.Envelope, current uint64) (eventstore.AppendResult, bool, error) {
-	idList := make([]string, len(events))
-	for i, e := range events {
-		idList[i] = e.ID
-	}
-	rows, err := tx.Query(ctx, s.q.storedIDs, idList)
-	if err != nil {
-		return eventstore.AppendResult{}, true, fmt.Errorf("pgstore: append %s: look up IDs: %w", stream, err)
-	}
-	stored := make(map[string]storedEvent)
-	var (
-		id, st   string
-		ver, pos int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &st, &ver, &pos}, func() error {
-		stored[id] = storedEvent{stream: st, version: uint64(ver), position: uint64(pos)}
-		return nil
-	})
-	if err != nil {
-		return eventstore.AppendResult{}, true, fmt.Errorf("pgstore: append %s: look up IDs: %w", stream, err)
-	}
+func retried(stream string, expected eventstore.ExpectedVersion, events []event.Envelope, stored map[string]storedEvent, current uint64) (eventstore.AppendResult, bool, error) {
 	if len(stored) == 0 {
 		return eventstore.AppendResult{}, false, nil
 	}
@@ -328,14 +373,20 @@ func validate(stream string, expected eventstore.ExpectedVersion, events []event
 	return nil
 }
 
-// check tests an expectation against the stream's current version. Exact(0)
-// means the same as NoStream: a stream with no events does not exist.
-func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
-	return eventstore.CheckExpected(stream, expected, current)
-}
-
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error) {
+	return s.readStream(ctx, s.q.readStream, stream, from, limit)
+}
+
+// ReadStreamBackwards implements eventstore.Store.
+func (s *Store) ReadStreamBackwards(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error) {
+	return s.readStream(ctx, s.q.readBackwards, stream, from, limit)
+}
+
+// readStream runs one of the stream reads: a single statement that applies
+// the stream's metadata and tells a missing or soft-deleted stream apart,
+// all in one snapshot.
+func (s *Store) readStream(ctx context.Context, sql, stream string, from uint64, limit int) ([]event.Envelope, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -343,24 +394,24 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 		return nil, err
 	}
 	defer s.ops.Done()
-	if from == 0 {
-		from = 1
-	}
-	out, err := s.scan(ctx, s.q.readStream, stream, int64(from), limitArg(limit))
+	var present bool
+	out, err := s.scan(ctx, sql, []any{&present}, stream, bigint(from), limitArg(limit))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: read %s: %w", stream, err)
 	}
-	if len(out) > 0 {
-		return out, nil
-	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, s.q.streamExists, stream).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("pgstore: read %s: %w", stream, err)
-	}
-	if !exists {
+	if !present {
 		return nil, fmt.Errorf("pgstore: read %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
 	return out, nil
+}
+
+// bigint caps a version or position cursor at what a bigint column holds,
+// so End and other huge cursors mean "past the newest".
+func bigint(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
 }
 
 // ReadAll implements eventstore.Store. No lock is needed: committed
@@ -384,7 +435,7 @@ func (s *Store) readAll(ctx context.Context, from uint64, limit int) ([]event.En
 	if from == 0 {
 		from = 1
 	}
-	return s.scan(ctx, s.q.readAll, int64(from), limitArg(limit))
+	return s.scan(ctx, s.q.readAll, nil, bigint(from), limitArg(limit))
 }
 
 // limitArg maps "no limit" (<= 0) to NULL, which LIMIT reads as ALL.
@@ -395,22 +446,32 @@ func limitArg(limit int) any {
 	return int64(limit)
 }
 
-// scan runs a query selecting eventColumns and decodes the envelopes.
-func (s *Store) scan(ctx context.Context, sql string, args ...any) ([]event.Envelope, error) {
+// scan runs a query whose rows are the columns head points to, then
+// eventColumns, and decodes the envelopes. The event columns may all be
+// NULL (a LEFT JOIN that matched no event): such a row adds no event, so a
+// query can always return its head values.
+func (s *Store) scan(ctx context.Context, sql string, head []any, args ...any) ([]event.Envelope, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	out := []event.Envelope{}
 	var (
-		e             event.Envelope
-		ver, pos      int64
-		data, meta    []byte
-		schemaVersion int32
+		pos, ver        pgtype.Int8
+		stream, id, typ pgtype.Text
+		data, meta      []byte
+		schemaVersion   pgtype.Int4
+		at              pgtype.Timestamptz
 	)
-	_, err = pgx.ForEachRow(rows, []any{&pos, &e.Stream, &ver, &e.ID, &e.Type, &data, &meta, &schemaVersion, &e.Time}, func() error {
-		c := e
-		c.Position, c.Version, c.SchemaVersion = uint64(pos), uint64(ver), int(schemaVersion)
+	dest := append(append([]any{}, head...), &pos, &stream, &ver, &id, &typ, &data, &meta, &schemaVersion, &at)
+	_, err = pgx.ForEachRow(rows, dest, func() error {
+		if !pos.Valid {
+			return nil
+		}
+		c := event.Envelope{
+			Position: uint64(pos.Int64), Stream: stream.String, Version: uint64(ver.Int64),
+			ID: id.String, Type: typ.String, SchemaVersion: int(schemaVersion.Int32), Time: at.Time,
+		}
 		if data != nil {
 			c.Data = append(json.RawMessage{}, data...)
 		}
