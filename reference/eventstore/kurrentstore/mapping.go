@@ -53,6 +53,24 @@ func expectedRevision(expected eventstore.ExpectedVersion) (esdb.ExpectedRevisio
 	return nil, fmt.Errorf("kurrentstore: unknown expectation %d: %w", int64(expected), eventstore.ErrInvalidAppend)
 }
 
+// serverExpectation checks expected against the stream's state as the
+// adapter read it (last version from the index, metadata from the server)
+// and returns the expectation the server checks again, so a write that
+// raced with another process still fails there. NoStream on a soft-deleted
+// stream, which edkit accepts (the stream does not exist) and which
+// EventStoreDB may not count as "no stream", is sent as the exact revision
+// of its last event, which EventStoreDB checks the same way for deleted
+// and live streams.
+func serverExpectation(stream string, expected eventstore.ExpectedVersion, st eventstore.StreamState) (esdb.ExpectedRevision, error) {
+	if err := st.Check(stream, expected); err != nil {
+		return nil, err
+	}
+	if (expected == eventstore.NoStream || expected == 0) && st.Last > 0 {
+		return esdb.Revision(revisionOf(st.Last)), nil
+	}
+	return expectedRevision(expected)
+}
+
 // revisionOf converts a 1-based edkit version (>= 1) to a 0-based revision.
 func revisionOf(version uint64) uint64 { return version - 1 }
 

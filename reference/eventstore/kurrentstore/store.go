@@ -135,17 +135,16 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if res, done, err := retried(stream, expected, ids, names, s.idx.lookup, s.idx.version(stream)); done {
 		return res, err
 	}
-	if expected == eventstore.StreamExists {
-		// A soft-deleted stream does not exist for edkit; the adapter does
-		// not rely on the server's StreamExists agreeing.
-		if last := s.idx.version(stream); last > 0 {
-			md, err := s.metadata(ctx, stream, last)
-			if err != nil {
-				return eventstore.AppendResult{}, err
-			}
-			if err := (eventstore.StreamState{Last: last, Metadata: md}).Check(stream, expected); err != nil {
-				return eventstore.AppendResult{}, err
-			}
+	if last := s.idx.version(stream); last > 0 && !(expected == eventstore.Any || expected > 0) {
+		// NoStream and StreamExists on a stream that has events depend on
+		// whether it is soft-deleted: the adapter decides with the
+		// metadata instead of relying on the server to agree with edkit.
+		md, err := s.metadata(ctx, stream, last)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if rev, err = serverExpectation(stream, expected, eventstore.StreamState{Last: last, Metadata: md}); err != nil {
+			return eventstore.AppendResult{}, err
 		}
 	}
 	if _, err := s.client.AppendToStream(ctx, s.prefix+stream, esdb.AppendToStreamOptions{ExpectedRevision: rev}, data...); err != nil {
@@ -580,14 +579,11 @@ func (s *Store) DeleteStream(ctx context.Context, stream string, expected events
 	if st.Last == 0 {
 		return fmt.Errorf("kurrentstore: delete %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
-	if err := st.Check(stream, expected); err != nil {
+	rev, err := serverExpectation(stream, expected, st)
+	if err != nil {
 		return err
 	}
 	if st.Exists() {
-		rev, err := expectedRevision(expected)
-		if err != nil {
-			return err
-		}
 		if _, err := s.client.DeleteStream(ctx, s.prefix+stream, esdb.DeleteStreamOptions{ExpectedRevision: rev}); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return ctxErr
