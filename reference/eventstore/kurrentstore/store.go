@@ -135,7 +135,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if res, done, err := retried(stream, expected, ids, names, s.idx.lookup, s.idx.version(stream)); done {
 		return res, err
 	}
-	if last := s.idx.version(stream); last > 0 && !(expected == eventstore.Any || expected > 0) {
+	if last := s.idx.version(stream); last > 0 && expected != eventstore.Any && expected <= 0 {
 		// NoStream and StreamExists on a stream that has events depend on
 		// whether it is soft-deleted: the adapter decides with the
 		// metadata instead of relying on the server to agree with edkit.
