@@ -44,17 +44,20 @@ func TestConformance(t *testing.T) {
 	needRabbit(t)
 	// The suite publishes before subscribing; AMQP exchanges keep nothing,
 	// so the suite's groups are provisioned on first publish.
-	groups := amqpbus.ProvisionGroups("g", "g1", "g2")
+	groups := amqpbus.ProvisionGroups(bustest.Groups()...)
+	// Members of a group compete for one queue, so order holds only within
+	// a subscription; a quorum queue puts a requeued message at the back
+	// (see doc.go); prefetch (16) bounds the unacked deliveries.
 	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
-		t.Run(string(qt), func(t *testing.T) {
-			bustest.Run(t, func(t *testing.T) bus.Bus {
-				t.Helper()
-				b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, groups, amqpbus.WithQueueType(qt))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return b
-			})
+		f := bustest.Features{Name: "amqpbus-" + string(qt), PerKeyOrder: true,
+			RequeueInPlace: qt == amqpbus.Classic, MaxUnsettled: 16}
+		bustest.Run(t, f, func(t *testing.T) bus.Bus {
+			t.Helper()
+			b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, groups, amqpbus.WithQueueType(qt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
 		})
 	}
 }

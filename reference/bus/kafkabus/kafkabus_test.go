@@ -37,7 +37,12 @@ func closeOnCleanup(tb testing.TB, b *kafkabus.Bus) {
 
 func TestConformance(t *testing.T) {
 	brokers := startKafka(t)
-	bustest.Run(t, func(t *testing.T) bus.Bus {
+	// A key lives in one partition and a partition has one unsettled
+	// delivery per member, committed in order: order holds per key across
+	// members and requeues, and at most one delivery per partition is out.
+	f := bustest.Features{Name: "kafkabus", PerKeyOrder: true, GroupPerKeyOrder: true, RequeueInPlace: true,
+		MaxUnsettled: 4}
+	bustest.Run(t, f, func(t *testing.T) bus.Bus {
 		t.Helper()
 		b, err := kafkabus.New(brokers, kafkabus.AutoCreateTopics(4))
 		if err != nil {

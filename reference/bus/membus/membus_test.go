@@ -10,12 +10,17 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus/membus"
 )
 
-func TestConformance(t *testing.T) {
-	bustest.Run(t, func(*testing.T) bus.Bus { return membus.New() })
+// profile is membus's promise: a partition has one unsettled delivery per
+// group at a time, so order holds per key across members and requeues, and
+// a subscription holds at most one delivery per partition.
+func profile(name string, partitions int) bustest.Features {
+	return bustest.Features{Name: name, PerKeyOrder: true, GroupPerKeyOrder: true, RequeueInPlace: true,
+		MaxUnsettled: partitions}
 }
 
-func TestConformanceOnePartition(t *testing.T) {
-	bustest.Run(t, func(*testing.T) bus.Bus { return membus.New(membus.Partitions(1)) })
+func TestConformance(t *testing.T) {
+	bustest.Run(t, profile("membus", 4), func(*testing.T) bus.Bus { return membus.New() })
+	bustest.Run(t, profile("membus-1partition", 1), func(*testing.T) bus.Bus { return membus.New(membus.Partitions(1)) })
 }
 
 func TestRevokedDeliveryCannotSettle(t *testing.T) {

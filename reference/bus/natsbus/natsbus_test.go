@@ -73,16 +73,19 @@ func newBus(t *testing.T, opts ...natsbus.Option) *natsbus.Bus {
 }
 
 func TestConformance(t *testing.T) {
-	t.Run("nats", func(t *testing.T) {
-		u := url(t)
-		bustest.Run(t, func(t *testing.T) bus.Bus {
-			t.Helper()
-			b, err := natsbus.New(u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		})
+	u := url(t)
+	// JetStream hands a durable's messages to whichever member pulls, so
+	// order holds only within a subscription, which holds a key after
+	// Nack(requeue) until the redelivery comes. It buffers at most
+	// 2×MaxBuffered (256) plus one PullBatch (64) unsettled.
+	f := bustest.Features{Name: "natsbus", PerKeyOrder: true, RequeueInPlace: true, MaxUnsettled: 2*256 + 64}
+	bustest.Run(t, f, func(t *testing.T) bus.Bus {
+		t.Helper()
+		b, err := natsbus.New(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	})
 }
 

@@ -127,6 +127,7 @@ func (s *subscription) fetch() {
 		select {
 		case s.fetched <- m:
 		case <-s.done:
+			_ = m.Nak() // hand it back to the group now, not after AckWait
 			return
 		}
 	}
@@ -158,6 +159,13 @@ func (s *subscription) pump(ctx context.Context) {
 		for _, kq := range keys {
 			if kq.timer != nil {
 				kq.timer.Stop()
+			}
+			// Fetched but never handed out: give them back to the group at
+			// once (best effort; the server redelivers after AckWait
+			// anyway). Deliveries in flight stay with their holder, who
+			// may still settle them.
+			for _, d := range kq.queue {
+				_ = d.m.Nak()
 			}
 		}
 	}()

@@ -96,15 +96,17 @@ func quiet(t *testing.T, ch <-chan bus.Delivery, d time.Duration) {
 
 func TestConformance(t *testing.T) {
 	a := server(t)
-	t.Run("redisbus", func(t *testing.T) {
-		bustest.Run(t, func(t *testing.T) bus.Bus {
-			t.Helper()
-			b, err := redisbus.New(a, redisbus.Prefix("conf:"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		})
+	// XREADGROUP hands entries to members regardless of key, so order holds
+	// only within a subscription (which requeues in place, without a Redis
+	// round trip); MaxInFlight (256) bounds what it reads unsettled.
+	f := bustest.Features{Name: "redisbus", PerKeyOrder: true, RequeueInPlace: true, MaxUnsettled: 256}
+	bustest.Run(t, f, func(t *testing.T) bus.Bus {
+		t.Helper()
+		b, err := redisbus.New(a, redisbus.Prefix("conf:"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	})
 }
 
