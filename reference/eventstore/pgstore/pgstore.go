@@ -87,6 +87,9 @@ type Store struct {
 	// unsafeSequence drops the gap guard (positions from a sequence, no
 	// head lock). Only tests set it, to prove the gap test can fail.
 	unsafeSequence bool
+	// noStreamLock drops the per-stream lock. Only tests set it, to prove
+	// the delete race test can fail.
+	noStreamLock bool
 
 	pool    *pgxpool.Pool
 	q       queries
@@ -263,7 +266,9 @@ func (s *Store) lockAndRead(ctx context.Context, tx pgx.Tx, stream string, event
 		idList[i] = e.ID
 	}
 	b := &pgx.Batch{}
-	b.Queue("SELECT pg_advisory_xact_lock($1)", s.streamKey(stream))
+	if !s.noStreamLock {
+		b.Queue("SELECT pg_advisory_xact_lock($1)", s.streamKey(stream))
+	}
 	if !s.unsafeSequence {
 		b.Queue(s.q.lockHead)
 	}
@@ -275,8 +280,10 @@ func (s *Store) lockAndRead(ctx context.Context, tx pgx.Tx, stream string, event
 			err = cerr
 		}
 	}()
-	if _, err = br.Exec(); err != nil {
-		return 0, state, nil, fmt.Errorf("lock stream: %w", err)
+	if !s.noStreamLock {
+		if _, err = br.Exec(); err != nil {
+			return 0, state, nil, fmt.Errorf("lock stream: %w", err)
+		}
 	}
 	if !s.unsafeSequence {
 		if err = br.QueryRow().Scan(&last); err != nil {
