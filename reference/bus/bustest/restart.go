@@ -43,6 +43,10 @@ type RestartConfig struct {
 	// the kill (default 200); AfterRestart how many more after the restart
 	// (default 200).
 	BeforeKill, AfterRestart int
+	// Downtime is how long the broker stays dead between Kill and Restart
+	// while the publishers keep trying (default 300 ms). Longer than the
+	// backend's own retries, it makes publishes fail as outcome unknown.
+	Downtime time.Duration
 	// PublishTimeout bounds each Publish call (default 3 s); a publish still
 	// waiting for its acknowledgement then is outcome unknown.
 	PublishTimeout time.Duration
@@ -67,6 +71,9 @@ func (c *RestartConfig) defaults() {
 	}
 	if c.AfterRestart <= 0 {
 		c.AfterRestart = 200
+	}
+	if c.Downtime <= 0 {
+		c.Downtime = 300 * time.Millisecond
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = 3 * time.Second
@@ -109,6 +116,9 @@ type RestartReport struct {
 	// Delivered counts distinct messages delivered; Duplicates the
 	// deliveries beyond the first of each.
 	Delivered, Duplicates int
+	// KillTook, RestartTook and ConsumeTook time the run's phases, for
+	// the log.
+	KillTook, RestartTook, ConsumeTook time.Duration
 	// FirstErrors holds the first publish errors seen after the kill, for
 	// the log.
 	FirstErrors []string
@@ -136,9 +146,10 @@ func (r RestartReport) Err() error {
 
 func (r RestartReport) String() string {
 	return fmt.Sprintf("acked=%d (before kill %d, after restart %d) maybe=%d (delivered %d) refused=%d (delivered %d) "+
-		"lost=%d delivered=%d dup=%d phantoms=%d",
+		"lost=%d delivered=%d dup=%d phantoms=%d; kill %v, restart %v, consume %v",
 		r.Acked, r.AckedBeforeKill, r.AckedAfterRestart, r.Maybe, r.MaybeDelivered, r.Refused,
-		len(r.RefusedDelivered), len(r.Lost), r.Delivered, r.Duplicates, r.Phantoms)
+		len(r.RefusedDelivered), len(r.Lost), r.Delivered, r.Duplicates, r.Phantoms,
+		r.KillTook.Round(time.Millisecond), r.RestartTook.Round(time.Millisecond), r.ConsumeTook.Round(time.Millisecond))
 }
 
 func sampleIDs(ids []string) string {
@@ -248,34 +259,46 @@ func RunRestart(t *testing.T, cfg RestartConfig) (RestartReport, error) {
 		}
 	}
 	defer halt()
+	// A run that breaks off still reports what was published.
+	fail := func(err error) (RestartReport, error) {
+		halt()
+		return log.report(), err
+	}
 
 	if err := restartWait(ctx, func() bool { return log.acked.Load() >= int64(cfg.BeforeKill) }); err != nil {
-		return RestartReport{}, fmt.Errorf("%d of %d publishes acknowledged before the kill: %w", log.acked.Load(), cfg.BeforeKill, err)
+		return fail(fmt.Errorf("%d of %d publishes acknowledged before the kill: %w", log.acked.Load(), cfg.BeforeKill, err))
 	}
 	phase.Store(phaseKilled)
+	start := time.Now()
 	if err := cfg.Kill(ctx); err != nil {
-		return RestartReport{}, fmt.Errorf("kill: %w", err)
+		return fail(fmt.Errorf("kill: %w", err))
 	}
-	// Let the publishers run into the dead broker for a moment: in-flight
+	killTook := time.Since(start)
+	// Let the publishers run into the dead broker for a while: in-flight
 	// publishes fail, reconnects begin.
-	if err := restartSleep(ctx, 300*time.Millisecond); err != nil {
-		return RestartReport{}, err
+	if err := restartSleep(ctx, cfg.Downtime); err != nil {
+		return fail(err)
 	}
+	start = time.Now()
 	if err := cfg.Restart(ctx); err != nil {
-		return RestartReport{}, fmt.Errorf("restart: %w", err)
+		return fail(fmt.Errorf("restart: %w", err))
 	}
+	restartTook := time.Since(start)
 	atRestart := log.acked.Load()
 	phase.Store(phaseRestarted)
 	if err := restartWait(ctx, func() bool { return log.acked.Load() >= atRestart+int64(cfg.AfterRestart) }); err != nil {
-		return RestartReport{}, fmt.Errorf("%d of %d publishes acknowledged after the restart: %w",
-			log.acked.Load()-atRestart, cfg.AfterRestart, err)
+		return fail(fmt.Errorf("%d of %d publishes acknowledged after the restart: %w",
+			log.acked.Load()-atRestart, cfg.AfterRestart, err))
 	}
 	halt()
 
 	r := log.report()
+	r.KillTook, r.RestartTook = killTook, restartTook
+	start = time.Now()
 	sub := cfg.NewBus(t)
 	defer func() { _ = sub.Close() }()
 	seen, phantoms, err := consumeAll(ctx, cfg, sub, log)
+	r.ConsumeTook = time.Since(start)
 	if err != nil {
 		return r, err
 	}
