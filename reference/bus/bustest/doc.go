@@ -1,6 +1,11 @@
 // Package bustest is the conformance suite every bus backend runs:
-// bustest.Run(t, newBus) from the backend's own test file. Rather than
-// skipping tests by declared feature, it measures what the broker did —
-// messages lost, duplicated and reordered per key — logs the counts, and
-// fails on any the bus.Bus contract forbids in a fault-free run.
+// bustest.Run(t, Features{…}, newBus) from the backend's own test file.
+// Rather than skipping tests by feature flag, every case measures what the
+// broker did — messages lost, duplicated (delivered again after an ack),
+// reordered per key, phantoms, and the most unsettled deliveries one
+// subscription handed out — and fails only where a count breaks what the
+// backend's Features promised (loss and phantoms break every profile).
+// Run logs a guarantee table per backend in verbose mode and, with
+// EDKIT_GUARANTEES_OUT=path, merges it into a markdown file
+// (docs/guarantees.md).
 package bustest
