@@ -59,11 +59,11 @@ func (st StreamState) Exists() bool {
 // also for a soft-deleted stream, whose numbering continues.
 func (st StreamState) Check(stream string, expected ExpectedVersion) error {
 	ok := true
-	switch {
-	case expected == Any:
-	case expected == NoStream, expected == 0:
+	switch expected {
+	case Any:
+	case NoStream, 0:
 		ok = !st.Exists()
-	case expected == StreamExists:
+	case StreamExists:
 		ok = st.Exists()
 	default:
 		ok = uint64(expected) == st.Last

@@ -192,7 +192,8 @@ func (s *UpcastingStore) relay(ctx context.Context, cancel context.CancelFunc, i
 	return Feed(0, func(out chan<- event.Envelope) error {
 		defer func() {
 			cancel()
-			for range inner.C { //nolint:revive // drain so the inner feed can exit
+			for range inner.C {
+				// drain, so the inner feed can exit
 			}
 		}()
 		for {

@@ -15,6 +15,8 @@ var (
 	prefixHead   = []byte("h/")
 	prefixID     = []byte("i/")
 	keyLast      = []byte("m/last")
+	prefixMeta   = []byte("x/")
+	prefixSnap   = []byte("n/")
 )
 
 // headerLen is the fixed start of an encoded envelope: version and time,

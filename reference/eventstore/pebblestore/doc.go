@@ -29,7 +29,13 @@
 //	h/<stream>                              -> version BE8 (stream head)
 //	i/<event ID>                            -> position BE8, version BE8, stream (event-ID index)
 //	m/last                                  -> position BE8 (last position)
+//	x/<stream>                              -> max count BE8, truncate-before BE8 (stream metadata)
+//	n/<stream>                              -> the stream's latest snapshot
 //
 // Every append's keys go into one batch, so it is all or nothing on disk;
-// Open rebuilds the in-memory stream heads from the h/ table.
+// Open rebuilds the in-memory stream heads from the h/ table and the stream
+// metadata from the x/ table. Metadata, soft deletes and snapshots are
+// written with their own synced commits, outside the group commit: they are
+// rare, and a soft delete waits until the stream has no append pending its
+// fsync, so truncate-before is never durable above events that are not.
 package pebblestore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -22,16 +23,22 @@ const (
 // enter registers a reader of db, so Close does not close Pebble under it.
 // It returns the synced watermark and the head of stream (nil if none).
 func (s *Store) enter(stream string) (synced uint64, h head, err error) {
+	synced, h, _, err = s.enterStream(stream)
+	return synced, h, err
+}
+
+// enterStream is enter that also returns the stream's metadata.
+func (s *Store) enterStream(stream string) (synced uint64, h head, md eventstore.StreamMetadata, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return 0, head{}, eventstore.ErrClosed
+		return 0, head{}, md, eventstore.ErrClosed
 	}
 	if p := s.heads[stream]; p != nil {
 		h = *p
 	}
 	s.readers.Add(1)
-	return s.synced, h, nil
+	return s.synced, h, s.meta[stream], nil
 }
 
 // window clips [from, from+limit) to [1, end]; ok is false when empty.
@@ -51,55 +58,91 @@ func window(from uint64, limit int, end uint64) (lo, hi uint64, ok bool) {
 
 // ReadStream implements eventstore.Store. It sees synced events only.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error) {
+	return s.readStream(ctx, stream, from, limit, false)
+}
+
+// ReadStreamBackwards implements eventstore.Store. It sees synced events only.
+func (s *Store) ReadStreamBackwards(ctx context.Context, stream string, from uint64, limit int) ([]event.Envelope, error) {
+	return s.readStream(ctx, stream, from, limit, true)
+}
+
+func (s *Store) readStream(ctx context.Context, stream string, from uint64, limit int, backwards bool) ([]event.Envelope, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	_, h, err := s.enter(stream)
+	_, h, md, err := s.enterStream(stream)
 	if err != nil {
 		return nil, err
 	}
 	defer s.readers.Done()
-	if h.synced == 0 {
+	st := eventstore.StreamState{Last: h.synced, Metadata: md}
+	if !st.Exists() {
 		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, eventstore.ErrStreamNotFound)
 	}
-	out := []event.Envelope{}
-	lo, hi, ok := window(from, limit, h.synced)
-	if !ok {
-		return out, nil
+	first := md.FirstVisible(h.synced)
+	var lo, hi uint64
+	if backwards {
+		hi = min(from, h.synced)
+		if hi < first {
+			return []event.Envelope{}, nil
+		}
+		lo = first
+		if limit > 0 && hi-first >= uint64(limit) {
+			lo = hi - uint64(limit) + 1
+		}
+	} else {
+		var ok bool
+		if lo, hi, ok = window(max(from, first), limit, h.synced); !ok {
+			return []event.Envelope{}, nil
+		}
 	}
+	out, err := s.readVersions(stream, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
+	}
+	if backwards {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+// readVersions reads versions lo..hi of stream, all of which must exist;
+// the caller is registered in readers.
+func (s *Store) readVersions(stream string, lo, hi uint64) ([]event.Envelope, error) {
+	out := make([]event.Envelope, 0, hi-lo+1)
 	sp := streamPrefix(stream)
 	idx, err := s.db.NewIter(&pebble.IterOptions{LowerBound: streamKey(sp, lo), UpperBound: streamKey(sp, hi+1)})
 	if err != nil {
-		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
+		return nil, err
 	}
 	defer func() { _ = idx.Close() }() // read-only: an iterator error surfaces through its Error, checked below
 	logIt, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixLog, UpperBound: prefixEnd(prefixLog)})
 	if err != nil {
-		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
+		return nil, err
 	}
 	defer func() { _ = logIt.Close() }() // as above
 	want := lo
 	for ok := idx.First(); ok; ok = idx.Next() {
 		k, v := idx.Key(), idx.Value()
 		if len(v) != 8 || binary.BigEndian.Uint64(k[len(k)-8:]) != want {
-			return nil, fmt.Errorf("pebblestore: read %s: index entry for version %d: %w", stream, want, ErrCorrupt)
+			return nil, fmt.Errorf("index entry for version %d: %w", want, ErrCorrupt)
 		}
 		key := logKey(binary.BigEndian.Uint64(v))
 		if !logIt.SeekGE(key) || string(logIt.Key()) != string(key) {
-			return nil, fmt.Errorf("pebblestore: read %s: version %d points at a missing position: %w", stream, want, ErrCorrupt)
+			return nil, fmt.Errorf("version %d points at a missing position: %w", want, ErrCorrupt)
 		}
 		e, err := decodeEnvelope(binary.BigEndian.Uint64(v), logIt.Value())
 		if err != nil {
-			return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
+			return nil, err
 		}
 		out = append(out, e)
 		want++
 	}
 	if err := idx.Error(); err != nil {
-		return nil, fmt.Errorf("pebblestore: read %s: %w", stream, err)
+		return nil, err
 	}
 	if want != hi+1 {
-		return nil, fmt.Errorf("pebblestore: read %s: versions %d..%d missing: %w", stream, want, hi, ErrCorrupt)
+		return nil, fmt.Errorf("versions %d..%d missing: %w", want, hi, ErrCorrupt)
 	}
 	return out, nil
 }
@@ -159,25 +202,84 @@ func (s *Store) readLog(from uint64, limit int, synced uint64) ([]event.Envelope
 // SubscribeAll implements eventstore.Store. A goroutine per subscription
 // reads the log by position up to the synced watermark and blocks on a small
 // channel, so catch-up and live delivery are one loop: the switch-over
-// cannot skip or repeat, and a slow subscriber never holds up writers.
-func (s *Store) SubscribeAll(ctx context.Context, from uint64) (*eventstore.Subscription, error) {
+// cannot skip or repeat, and a slow subscriber never holds up writers. The
+// filter is applied as the log is read, so filtered-out events never reach
+// the channel.
+func (s *Store) SubscribeAll(ctx context.Context, from uint64, opts ...eventstore.SubscribeOption) (*eventstore.Subscription, error) {
+	filter := eventstore.SubscribeOptions(opts...).Filter
+	if from == 0 {
+		from = 1
+	}
+	return s.subscribe(ctx, from, func(next, synced uint64) ([]event.Envelope, uint64, error) {
+		batch, err := s.readLog(next, subBatch, synced)
+		if err != nil || len(batch) == 0 {
+			return nil, next, err
+		}
+		after := batch[len(batch)-1].Position + 1
+		if filter.Empty() {
+			return batch, after, nil
+		}
+		kept := batch[:0]
+		for _, e := range batch {
+			if filter.Match(e) {
+				kept = append(kept, e)
+			}
+		}
+		return kept, after, nil
+	})
+}
+
+// SubscribeStream implements eventstore.Store: the same loop over the
+// stream's synced versions. Catch-up starts at the first version the
+// metadata leaves visible.
+func (s *Store) SubscribeStream(ctx context.Context, stream string, from uint64) (*eventstore.Subscription, error) {
+	if stream == "" {
+		return nil, fmt.Errorf("pebblestore: subscribe: empty stream name: %w", eventstore.ErrInvalidAppend)
+	}
+	s.mu.RLock()
+	var last uint64
+	if h := s.heads[stream]; h != nil {
+		last = h.synced
+	}
+	from = max(from, s.meta[stream].FirstVisible(last))
+	s.mu.RUnlock()
+	return s.subscribe(ctx, from, func(next, _ uint64) ([]event.Envelope, uint64, error) {
+		s.mu.RLock()
+		var synced uint64
+		if h := s.heads[stream]; h != nil {
+			synced = h.synced
+		}
+		s.mu.RUnlock()
+		if next > synced {
+			return nil, next, nil
+		}
+		batch, err := s.readVersions(stream, next, min(synced, next+subBatch-1))
+		if err != nil {
+			return nil, next, err
+		}
+		return batch, next + uint64(len(batch)), nil
+	})
+}
+
+// batchFunc reads what a subscription sends after cursor next, given the
+// synced watermark, and returns the cursor to continue from.
+type batchFunc func(next, synced uint64) ([]event.Envelope, uint64, error)
+
+func (s *Store) subscribe(ctx context.Context, from uint64, batch batchFunc) (*eventstore.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if _, _, err := s.enter(""); err != nil {
 		return nil, err
 	}
-	if from == 0 {
-		from = 1
-	}
 	return eventstore.Feed(subBuffer, func(out chan<- event.Envelope) error {
-		return s.feed(ctx, from, out)
+		return s.feed(ctx, from, batch, out)
 	}, s.readers.Done), nil
 }
 
-// feed delivers events from position next until ctx is done, the store
+// feed delivers batches from cursor next until ctx is done, the store
 // closes or a read fails, and returns which of these happened.
-func (s *Store) feed(ctx context.Context, next uint64, out chan<- event.Envelope) error {
+func (s *Store) feed(ctx context.Context, next uint64, batchFn batchFunc, out chan<- event.Envelope) error {
 	for {
 		s.mu.RLock()
 		closed, synced, wake := s.closed, s.synced, s.notify
@@ -185,21 +287,21 @@ func (s *Store) feed(ctx context.Context, next uint64, out chan<- event.Envelope
 		if closed {
 			return eventstore.ErrClosed
 		}
-		batch, err := s.readLog(next, subBatch, synced)
+		batch, after, err := batchFn(next, synced)
 		if err != nil {
 			return fmt.Errorf("pebblestore: subscription: %w", err)
 		}
 		for _, e := range batch {
 			select {
 			case out <- e:
-				next = e.Position + 1
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-s.done:
 				return eventstore.ErrClosed
 			}
 		}
-		if len(batch) > 0 {
+		if after != next {
+			next = after
 			continue
 		}
 		select {

@@ -95,11 +95,12 @@ type Store struct {
 
 	mu        sync.RWMutex
 	heads     map[string]*head
-	pending   map[string]pendingID // event IDs allocated but not yet synced
-	queue     []*request           // allocated, waiting for a leader to commit them
-	allocated uint64               // last allocated position
-	synced    uint64               // last durable, visible position
-	notify    chan struct{}        // closed and replaced when synced advances
+	meta      map[string]eventstore.StreamMetadata // synced stream metadata
+	pending   map[string]pendingID                 // event IDs allocated but not yet synced
+	queue     []*request                           // allocated, waiting for a leader to commit them
+	allocated uint64                               // last allocated position
+	synced    uint64                               // last durable, visible position
+	notify    chan struct{}                        // closed and replaced when synced advances
 	closed    bool
 	failed    error // set when a commit failed; appends are refused
 
@@ -112,6 +113,7 @@ type Store struct {
 	recentLog [][]string // IDs per commit, oldest first
 
 	committing bool           // a leader is committing; others queue
+	snapMu     sync.Mutex     // serializes snapshot and delete writes, taken before mu
 	commits    atomic.Uint64  // synced batches
 	appended   atomic.Uint64  // acknowledged new appends
 	events     atomic.Uint64  // events in them
@@ -144,6 +146,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		db:      db,
 		now:     cfg.now,
 		heads:   make(map[string]*head),
+		meta:    make(map[string]eventstore.StreamMetadata),
 		pending: make(map[string]pendingID),
 		recent:  make(map[string]idLoc),
 		filter:  newIDFilter(),
@@ -194,6 +197,10 @@ func (s *Store) load() error {
 		s.heads[string(it.Key()[len(prefixHead):])] = &head{allocated: version, synced: version}
 	}
 	if err := it.Close(); err != nil {
+		return err
+	}
+
+	if err := s.loadMeta(); err != nil {
 		return err
 	}
 
@@ -285,7 +292,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		}
 		return res, err
 	}
-	if err := check(stream, expected, current); err != nil {
+	if err := (eventstore.StreamState{Last: current, Metadata: s.meta[stream]}).Check(stream, expected); err != nil {
 		s.mu.Unlock()
 		return eventstore.AppendResult{}, err
 	}
@@ -539,12 +546,6 @@ func (s *Store) retried(stream string, expected eventstore.ExpectedVersion, ids 
 		return res, waits, true, nil
 	}
 	return eventstore.AppendResult{}, nil, true, &eventstore.ConcurrencyError{Stream: stream, Expected: expected, Actual: current}
-}
-
-// check tests an expectation against the stream's current version. Exact(0)
-// means the same as NoStream: a stream with no events does not exist.
-func check(stream string, expected eventstore.ExpectedVersion, current uint64) error {
-	return eventstore.CheckExpected(stream, expected, current)
 }
 
 // Close implements eventstore.Store: queued appends are committed and
