@@ -42,7 +42,9 @@ func Example() {
 		_ = d.Ack(ctx)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		fmt.Println("relay:", err)
+	}
 	pos, _ := cp.Load(context.Background())
 	fmt.Println("checkpoint", pos)
 	// Output:
