@@ -14,9 +14,10 @@ import (
 // model is the reference the randomized test compares a backend against: the
 // store's rules written as plainly as possible, with no concurrency.
 type model struct {
-	log     []modelEvent
-	streams map[string][]int // stream -> indexes into log
-	ids     map[string]int   // event ID -> index into log
+	log                      []modelEvent
+	streams                  map[string][]int // stream -> indexes into log
+	ids                      map[string]int   // event ID -> index into log
+	maxCount, truncateBefore map[string]uint64
 }
 
 type modelEvent struct {
@@ -33,7 +34,65 @@ type outcome struct {
 }
 
 func newModel() *model {
-	return &model{streams: make(map[string][]int), ids: make(map[string]int)}
+	return &model{streams: make(map[string][]int), ids: make(map[string]int),
+		maxCount: make(map[string]uint64), truncateBefore: make(map[string]uint64)}
+}
+
+// exists: the stream has events and is not soft-deleted.
+func (m *model) exists(stream string) bool {
+	v := m.version(stream)
+	return v > 0 && m.truncateBefore[stream] <= v
+}
+
+// expectationHolds is the expectation rule, written out for the model.
+func (m *model) expectationHolds(stream string, exp eventstore.ExpectedVersion) bool {
+	switch {
+	case exp == eventstore.Any:
+		return true
+	case exp == eventstore.NoStream || exp == 0:
+		return !m.exists(stream)
+	case exp == eventstore.StreamExists:
+		return m.exists(stream)
+	}
+	return uint64(exp) == m.version(stream)
+}
+
+// visible returns the stream's events that reads may return.
+func (m *model) visible(stream string) []modelEvent {
+	last := m.version(stream)
+	first := max(uint64(1), m.truncateBefore[stream])
+	if mc := m.maxCount[stream]; mc > 0 && last >= mc {
+		first = max(first, last-mc+1)
+	}
+	var out []modelEvent
+	for _, e := range m.streamEvents(stream) {
+		if e.version >= first {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// readForwards and readBackwards are the stream reads over visible events.
+func (m *model) readForwards(stream string, from uint64, limit int) []modelEvent {
+	var out []modelEvent
+	for _, e := range m.visible(stream) {
+		if e.version >= from && (limit <= 0 || len(out) < limit) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (m *model) readBackwards(stream string, from uint64, limit int) []modelEvent {
+	vis := m.visible(stream)
+	var out []modelEvent
+	for i := len(vis) - 1; i >= 0; i-- {
+		if vis[i].version <= from && (limit <= 0 || len(out) < limit) {
+			out = append(out, vis[i])
+		}
+	}
+	return out
 }
 
 func (m *model) version(stream string) uint64 { return uint64(len(m.streams[stream])) }
@@ -66,11 +125,7 @@ func (m *model) append(stream string, exp eventstore.ExpectedVersion, ids []stri
 		}
 		return outcome{kind: "wrong-version", actual: current}
 	}
-	ok := exp == eventstore.Any ||
-		(exp == eventstore.NoStream && current == 0) ||
-		(exp == eventstore.StreamExists && current > 0) ||
-		(exp >= 0 && uint64(exp) == current)
-	if !ok {
+	if !m.expectationHolds(stream, exp) {
 		return outcome{kind: "wrong-version", actual: current}
 	}
 	for i, id := range ids {
@@ -125,7 +180,52 @@ func testRandomizedModel(t *testing.T, s eventstore.Store) {
 	newID := func() string { fresh++; return fmt.Sprintf("id-%d", fresh) }
 
 	for op := 0; op < ops; op++ {
-		switch r := rng.Intn(10); {
+		switch r := rng.Intn(13); {
+		case r == 10: // metadata: a max count, a truncation, or none
+			stream := streams[rng.Intn(len(streams))]
+			md := eventstore.StreamMetadata{MaxCount: uint64(rng.Intn(4)), TruncateBefore: uint64(rng.Intn(int(m.version(stream)) + 2))}
+			if err := s.SetStreamMetadata(ctx, stream, md); err != nil {
+				t.Fatalf("op %d: set metadata %s %+v: %v", op, stream, md, err)
+			}
+			m.maxCount[stream], m.truncateBefore[stream] = md.MaxCount, md.TruncateBefore
+			continue
+		case r == 11: // soft delete
+			stream := streams[rng.Intn(len(streams))]
+			exp := []eventstore.ExpectedVersion{eventstore.Any, eventstore.NoStream, eventstore.StreamExists, eventstore.Exact(m.version(stream))}[rng.Intn(4)]
+			err := s.DeleteStream(ctx, stream, exp)
+			where := fmt.Sprintf("op %d: delete %s %v", op, stream, exp)
+			switch {
+			case m.version(stream) == 0:
+				if !errors.Is(err, eventstore.ErrStreamNotFound) {
+					t.Fatalf("%s: err = %v, want ErrStreamNotFound", where, err)
+				}
+			case !m.expectationHolds(stream, exp):
+				var ce *eventstore.ConcurrencyError
+				if !errors.As(err, &ce) || ce.Actual != m.version(stream) {
+					t.Fatalf("%s: err = %v, want *ConcurrencyError with Actual %d", where, err, m.version(stream))
+				}
+			default:
+				if err != nil {
+					t.Fatalf("%s: %v", where, err)
+				}
+				m.truncateBefore[stream] = m.version(stream) + 1
+			}
+			continue
+		case r == 12: // read backwards
+			stream := streams[rng.Intn(len(streams))]
+			from, limit := uint64(rng.Intn(int(m.version(stream))+3)), rng.Intn(6)-1
+			got, err := s.ReadStreamBackwards(ctx, stream, from, limit)
+			if !m.exists(stream) {
+				if !errors.Is(err, eventstore.ErrStreamNotFound) {
+					t.Fatalf("op %d: read missing or deleted %s backwards: err = %v", op, stream, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("op %d: read %s backwards: %v", op, stream, err)
+			}
+			compare(t, fmt.Sprintf("op %d: read %s backwards from %d limit %d", op, stream, from, limit), got, m.readBackwards(stream, from, limit))
+			continue
 		case r < 6:
 			c := call{stream: streams[rng.Intn(len(streams))]}
 			v := m.version(c.stream)
@@ -184,16 +284,16 @@ func testRandomizedModel(t *testing.T, s eventstore.Store) {
 			stream := streams[rng.Intn(len(streams))]
 			from, limit := uint64(rng.Intn(int(m.version(stream))+3)), rng.Intn(6)-1
 			got, err := s.ReadStream(ctx, stream, from, limit)
-			if m.version(stream) == 0 {
+			if !m.exists(stream) {
 				if !errors.Is(err, eventstore.ErrStreamNotFound) {
-					t.Fatalf("op %d: read missing %s: err = %v", op, stream, err)
+					t.Fatalf("op %d: read missing or deleted %s: err = %v", op, stream, err)
 				}
 				continue
 			}
 			if err != nil {
 				t.Fatalf("op %d: read %s: %v", op, stream, err)
 			}
-			compare(t, fmt.Sprintf("op %d: read %s from %d limit %d", op, stream, from, limit), got, window(m.streamEvents(stream), from, limit))
+			compare(t, fmt.Sprintf("op %d: read %s from %d limit %d", op, stream, from, limit), got, m.readForwards(stream, from, limit))
 		default:
 			from, limit := uint64(rng.Intn(len(m.log)+3)), rng.Intn(12)-1
 			got, err := s.ReadAll(ctx, from, limit)
@@ -205,14 +305,14 @@ func testRandomizedModel(t *testing.T, s eventstore.Store) {
 	}
 	compare(t, "final log", readAll(t, s), m.log)
 	for _, stream := range streams {
-		if m.version(stream) == 0 {
+		if !m.exists(stream) {
 			continue
 		}
 		got, err := s.ReadStream(ctx, stream, 1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		compare(t, "final stream "+stream, got, m.streamEvents(stream))
+		compare(t, "final stream "+stream, got, m.visible(stream))
 	}
 }
 
