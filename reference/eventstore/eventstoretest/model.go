@@ -46,12 +46,12 @@ func (m *model) exists(stream string) bool {
 
 // expectationHolds is the expectation rule, written out for the model.
 func (m *model) expectationHolds(stream string, exp eventstore.ExpectedVersion) bool {
-	switch {
-	case exp == eventstore.Any:
+	switch exp {
+	case eventstore.Any:
 		return true
-	case exp == eventstore.NoStream || exp == 0:
+	case eventstore.NoStream, 0:
 		return !m.exists(stream)
-	case exp == eventstore.StreamExists:
+	case eventstore.StreamExists:
 		return m.exists(stream)
 	}
 	return uint64(exp) == m.version(stream)
