@@ -13,6 +13,7 @@ import (
 	"github.com/edkit-dev/edkit/reference/cqrs"
 	"github.com/edkit-dev/edkit/reference/event"
 	"github.com/edkit-dev/edkit/reference/eventstore"
+	"github.com/edkit-dev/edkit/reference/outbox"
 	"github.com/edkit-dev/edkit/reference/saga"
 	"github.com/edkit-dev/edkit/reference/shop"
 )
@@ -43,6 +44,11 @@ type Config struct {
 	Wrap func(group string, h bus.Handler) bus.Handler
 	// OnDeadLetter observes every dead-lettered message.
 	OnDeadLetter func(ctx context.Context, group string, m *bus.Message, reason string, attempts int)
+	// RelayCheckpoint is where the relay that publishes stored events
+	// resumes from (the last published global position); an in-memory one
+	// starting at 0 when nil. A durable one (outbox.FileCheckpoint) lets a
+	// restarted shop republish only what followed it.
+	RelayCheckpoint outbox.Checkpoint
 	// Concurrency is how many keys each consumer handles at once (default 4).
 	Concurrency int
 	Logger      *slog.Logger
@@ -75,9 +81,7 @@ type Shop struct {
 	cfg    Config
 	orders *cqrs.Handler[shop.Order, shop.Command]
 	sagas  *cqrs.Repository[saga.State]
-
-	mu      sync.Mutex
-	relayed uint64 // last global position published by the relay
+	relay  *outbox.Relay
 }
 
 // New validates cfg and returns a shop ready to Run.
@@ -103,10 +107,23 @@ func New(cfg Config) (*Shop, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RelayCheckpoint == nil {
+		cfg.RelayCheckpoint = outbox.NewMemoryCheckpoint()
+	}
+	// One attempt per batch: a failed publish stops the shop, as before the
+	// outbox package, rather than retrying on cfg.Clock, which a scenario
+	// may never advance. The checkpoint timer is off for the same reason;
+	// the count and the save on stop remain.
+	relay, err := outbox.New(cfg.Store, cfg.Bus, cfg.RelayCheckpoint,
+		outbox.WithRoute(relayRoute), outbox.WithRetry(1, nil), outbox.WithCheckpointInterval(0))
+	if err != nil {
+		return nil, err
+	}
 	return &Shop{
 		cfg:    cfg,
 		orders: cqrs.NewHandler(cfg.Store, orderDecider),
 		sagas:  cqrs.NewRepository(cfg.Store, saga.NewState, evolveSaga),
+		relay:  relay,
 	}, nil
 }
 
@@ -142,7 +159,7 @@ func (s *Shop) Run(ctx context.Context) error {
 		name string
 		run  func(context.Context) error
 	}{
-		{"relay", s.runRelay},
+		{"relay", s.relay.Run},
 		{shop.GroupCommands, s.consumer(shop.TopicCommands, shop.GroupCommands, s.handleCommand, s.cfg.Dedup)},
 		{shop.GroupSaga, s.consumer(shop.TopicEvents, shop.GroupSaga, s.handleSagaEvent, false)},
 		{shop.GroupProjection, s.consumer(shop.TopicEvents, shop.GroupProjection, s.handleProjectionEvent, false)},
@@ -190,82 +207,24 @@ func (s *Shop) consumer(topic, group string, h bus.Handler, dedup bool) func(con
 	}
 }
 
-// runRelay publishes every stored event to the events topic in global
-// order, batching what is already available. It is at-least-once: a crash
-// between publish and checkpoint republishes, and consumers are idempotent
-// per stream version.
-func (s *Shop) runRelay(ctx context.Context) error {
-	sub, err := s.cfg.Store.SubscribeAll(ctx, 1)
-	if err != nil {
-		return err
+// relayRoute publishes every stored event to the events topic keyed by its
+// order, except saga transitions: they are the saga's private state, not
+// integration events, and stay in the store.
+func relayRoute(e event.Envelope) (topic, key string) {
+	if e.Type == sagaTransitionType {
+		return "", ""
 	}
-	const maxBatch = 256
-	batch := make([]*bus.Message, 0, maxBatch)
-	var last uint64
-	for {
-		batch = batch[:0]
-		e, ok := <-sub.C
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return sub.Err()
-		}
-		for {
-			// Saga transitions are the saga's private state, not
-			// integration events: they stay in the store.
-			if e.Type != sagaTransitionType {
-				m, err := EventMessage(e)
-				if err != nil {
-					return err
-				}
-				batch = append(batch, m)
-			}
-			last = e.Position
-			if len(batch) == maxBatch {
-				break
-			}
-			select {
-			case e, ok = <-sub.C:
-			default:
-				ok = false
-			}
-			if !ok {
-				break
-			}
-		}
-		if len(batch) > 0 {
-			if err := s.cfg.Bus.Publish(ctx, batch...); err != nil {
-				return fmt.Errorf("publish events up to position %d: %w", last, err)
-			}
-		}
-		s.mu.Lock()
-		s.relayed = last
-		s.mu.Unlock()
-	}
+	return shop.TopicEvents, outbox.DefaultKey(e)
 }
 
 // Relayed is the global position of the last event the relay published.
-func (s *Shop) Relayed() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.relayed
-}
+func (s *Shop) Relayed() uint64 { return s.relay.Relayed() }
 
 // EventMessage encodes a stored event as a bus message: the message ID is
 // the event ID, the key its order (the correlation ID), the payload the
 // whole envelope so consumers see stream, version and position.
 func EventMessage(e event.Envelope) (*bus.Message, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("service: encode event %s: %w", e.ID, err)
-	}
-	key := e.Metadata[event.MetaCorrelationID]
-	if key == "" {
-		key = e.Stream
-	}
-	return &bus.Message{ID: e.ID, Topic: shop.TopicEvents, Key: key, Payload: b,
-		Headers: map[string]string{bus.HeaderType: e.Type}}, nil
+	return outbox.Message(e, shop.TopicEvents, outbox.DefaultKey(e))
 }
 
 // DecodeEvent parses an event message's payload.
