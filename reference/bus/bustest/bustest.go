@@ -136,13 +136,6 @@ func (s *session) consumeAndMeasure(ctx context.Context, t *testing.T, ch <-chan
 	}
 }
 
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // msgs builds n messages over keys, with per-key sequence numbers from 1.
 func msgs(topic, prefix string, n int, keys ...string) []*bus.Message {
 	seq := map[string]int{}

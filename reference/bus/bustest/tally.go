@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"testing"
 
 	"github.com/edkit-dev/edkit/reference/bus"
 )
@@ -14,7 +13,7 @@ import (
 // Order is judged on processing (done), not on delivery: a redelivery of a
 // message that was never finished does not count, and a message finished
 // after a later one of its key does. Consumers call add on each delivery,
-// done before settling, and acked once the broker confirmed the ack.
+// done before settling, and ack once the broker confirmed the ack.
 type tally struct {
 	mu        sync.Mutex
 	want      map[string]bool
@@ -103,18 +102,6 @@ func (tl *tally) counts() Counts {
 	return c
 }
 
-// check logs the counts and fails on any loss, duplicate, phantom or
-// reordering, whatever the profile: for a backend's own strict tests.
-func (tl *tally) check(t *testing.T, label string) {
-	t.Helper()
-	c := tl.counts()
-	t.Logf("%s: %v", label, c)
-	if c.Lost+c.Duplicated+c.Reordered+c.Phantom > 0 {
-		t.Errorf("%s: lost=%d duplicated=%d reordered=%d phantoms=%d, want all 0",
-			label, c.Lost, c.Duplicated, c.Reordered, c.Phantom)
-	}
-}
-
 // consumeUntil acks deliveries into tl until n expected messages are acked.
 // A failed ack ends it with an error: with one subscriber there is nobody
 // to revoke the delivery.
@@ -138,14 +125,4 @@ func consumeUntil(ctx context.Context, ch <-chan bus.Delivery, tl *tally, n int)
 		tl.ack(m.ID)
 	}
 	return nil
-}
-
-// consume is consumeUntil that fails the test when the wait ends early.
-// The caller measures first (see session.consumeAndMeasure) when the counts
-// matter.
-func consume(ctx context.Context, t *testing.T, ch <-chan bus.Delivery, tl *tally, n int) {
-	t.Helper()
-	if err := consumeUntil(ctx, ch, tl, n); err != nil {
-		t.Fatal(err)
-	}
 }
