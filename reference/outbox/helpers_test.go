@@ -240,3 +240,6 @@ func runRelay(ctx context.Context, r *Relay) (done <-chan struct{}, stop func() 
 }
 
 func jsonDecode(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// waitBriefly yields between polls of a condition another goroutine makes true.
+func waitBriefly() { time.Sleep(50 * time.Microsecond) }
