@@ -35,3 +35,18 @@ func (e *RetriesExhaustedError) Is(target error) bool { return target == ErrRetr
 
 // Unwrap exposes the last conflict.
 func (e *RetriesExhaustedError) Unwrap() error { return e.Err }
+
+// HiddenEventsError reports a stream whose metadata (max count or
+// truncate-before) hides events the fold needs: folding what is left would
+// build a wrong state silently, so the load fails instead. Snapshots taken
+// often enough make such streams loadable.
+type HiddenEventsError struct {
+	Stream string
+	// Want is the version the fold needed next; First is the first
+	// version the store returned.
+	Want, First uint64
+}
+
+func (e *HiddenEventsError) Error() string {
+	return fmt.Sprintf("cqrs: load %s: versions %d..%d are hidden by the stream's metadata and no snapshot covers them", e.Stream, e.Want, e.First-1)
+}

@@ -101,14 +101,15 @@ func (h *Handler[S, C]) Handle(ctx context.Context, stream, commandID string, cm
 	}
 	var lastConflict error
 	for attempt := 1; attempt <= h.opts.maxRetries+1; attempt++ {
-		state, version, handled, err := h.repo.load(ctx, stream, commandID)
+		l, err := h.repo.load(ctx, stream, commandID)
 		if err != nil {
 			return Result{}, err
 		}
-		if len(handled) > 0 {
-			last := handled[len(handled)-1]
-			return Result{Events: handled, Version: last.Version, Position: last.Position, Duplicate: true}, nil
+		if len(l.handled) > 0 {
+			last := l.handled[len(l.handled)-1]
+			return Result{Events: l.handled, Version: last.Version, Position: last.Position, Duplicate: true}, nil
 		}
+		state, version := l.state, l.version
 		events, err := h.decide(state, cmd)
 		if err != nil {
 			return Result{}, fmt.Errorf("cqrs: command %q on %s: %w", commandID, stream, err)
@@ -134,6 +135,7 @@ func (h *Handler[S, C]) Handle(ctx context.Context, stream, commandID string, cm
 		for i := range events {
 			events[i].Version = first + uint64(i)
 		}
+		h.repo.maybeSnapshot(ctx, stream, state, l.snapshot, events)
 		return Result{Events: events, Version: res.NextExpected, Position: res.Position}, nil
 	}
 	return Result{}, &RetriesExhaustedError{Stream: stream, CommandID: commandID, Attempts: h.opts.maxRetries + 1, Err: lastConflict}

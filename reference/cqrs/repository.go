@@ -26,11 +26,13 @@ type Decider[S any, C any] struct {
 	Decide func(S, C) ([]event.Envelope, error)
 }
 
-// Repository loads aggregate state by folding a stream with Evolve.
+// Repository loads aggregate state by folding a stream with Evolve, from
+// the stream's latest snapshot when snapshots are on.
 type Repository[S any] struct {
 	store   eventstore.Store
 	initial func() S
 	evolve  func(S, event.Envelope) (S, error)
+	snap    *SnapshotPolicy[S]
 }
 
 // NewRepository returns a repository over store for the state that initial
@@ -40,39 +42,62 @@ func NewRepository[S any](store eventstore.Store, initial func() S, evolve func(
 }
 
 // Load folds stream into state and returns it with the stream's version. A
-// stream that does not exist yet loads as the initial state at version 0.
+// stream that does not exist yet (or was soft-deleted) loads as the initial
+// state at version 0.
 func (r *Repository[S]) Load(ctx context.Context, stream string) (S, uint64, error) {
-	s, v, _, err := r.load(ctx, stream, "")
-	return s, v, err
+	l, err := r.load(ctx, stream, "")
+	return l.state, l.version, err
+}
+
+// loaded is what load found.
+type loaded[S any] struct {
+	state   S
+	version uint64
+	// snapshot is the version of the snapshot the fold started from, 0
+	// when it started from the initial state.
+	snapshot uint64
+	// handled are the events stamped with the command ID asked about.
+	handled []event.Envelope
 }
 
 // load folds stream and also returns the events stamped with commandID (none
 // when commandID is empty), which tell the handler the command was handled.
-func (r *Repository[S]) load(ctx context.Context, stream, commandID string) (S, uint64, []event.Envelope, error) {
-	state := r.initial()
-	var (
-		version uint64
-		handled []event.Envelope
-	)
+// With snapshots on, only events after the snapshot are read, so a command
+// handled before the snapshot is not recognised here; its events' IDs are
+// then recognised by the store instead (see SnapshotPolicy).
+func (r *Repository[S]) load(ctx context.Context, stream, commandID string) (loaded[S], error) {
+	l := loaded[S]{state: r.initial()}
+	if r.snap != nil {
+		state, version, ok, err := r.snap.load(ctx, r.store, stream)
+		if err != nil {
+			return l, err
+		}
+		if ok {
+			l.state, l.version, l.snapshot = state, version, version
+		}
+	}
 	for {
-		page, err := r.store.ReadStream(ctx, stream, version+1, loadPage)
+		page, err := r.store.ReadStream(ctx, stream, l.version+1, loadPage)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			return state, 0, nil, nil
+			return loaded[S]{state: r.initial()}, nil
 		}
 		if err != nil {
-			return state, version, nil, fmt.Errorf("cqrs: load %s: %w", stream, err)
+			return l, fmt.Errorf("cqrs: load %s: %w", stream, err)
+		}
+		if len(page) > 0 && page[0].Version != l.version+1 {
+			return l, &HiddenEventsError{Stream: stream, Want: l.version + 1, First: page[0].Version}
 		}
 		for _, e := range page {
-			if state, err = r.evolve(state, e); err != nil {
-				return state, version, nil, fmt.Errorf("cqrs: evolve %s at version %d: %w", stream, e.Version, err)
+			if l.state, err = r.evolve(l.state, e); err != nil {
+				return l, fmt.Errorf("cqrs: evolve %s at version %d: %w", stream, e.Version, err)
 			}
-			version = e.Version
+			l.version = e.Version
 			if commandID != "" && e.Metadata[MetaCommandID] == commandID {
-				handled = append(handled, e)
+				l.handled = append(l.handled, e)
 			}
 		}
 		if len(page) < loadPage {
-			return state, version, handled, nil
+			return l, nil
 		}
 	}
 }
