@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/edkit-dev/edkit/chaos"
+	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // runFlags are `edload run`'s settings.
@@ -24,6 +29,10 @@ type runFlags struct {
 	dupRate    float64
 	delayRate  float64
 	maxDelay   time.Duration
+	dropRate   float64
+	reorder    float64
+	maxHold    time.Duration
+	corrupt    float64
 	dedup      bool
 	declineOne int
 	partitions int
@@ -41,10 +50,11 @@ func (f *runFlags) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--broker %q: want kafka or memory", f.broker))
 	}
-	switch f.fault {
-	case "none", "duplicate":
-	default:
-		errs = append(errs, fmt.Errorf("--fault %q: want none or duplicate", f.fault))
+	if _, err := parseFaults(f.fault); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := f.messageFault(); err != nil {
+		errs = append(errs, err)
 	}
 	if f.duration <= 0 {
 		errs = append(errs, fmt.Errorf("--duration %v: want > 0", f.duration))
@@ -132,10 +142,15 @@ order-summary read model shows the order.`,
 	fl.IntVar(&f.keys, "keys", 50, "number of customers commands are spread over")
 	fl.IntVar(&f.payload, "payload", 64, "bytes of note carried by each order")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for keys and the fault schedule; the same seed replays the same run")
-	fl.StringVar(&f.fault, "fault", "none", "fault to inject: none or duplicate (duplicates and delays deliveries)")
+	fl.StringVar(&f.fault, "fault", "none", "message faults to inject, comma-separated: none, or any of duplicate (duplicates and\n"+
+		"delays deliveries), drop (acks without handling: loss), reorder (swaps same-key deliveries), corrupt (flips payload bytes)")
 	fl.Float64Var(&f.dupRate, "dup-rate", 0.05, "fraction of deliveries duplicated by the duplicate fault")
 	fl.Float64Var(&f.delayRate, "delay-rate", 0.05, "fraction of deliveries delayed by the duplicate fault")
 	fl.DurationVar(&f.maxDelay, "max-delay", 20*time.Millisecond, "longest delay the duplicate fault adds")
+	fl.Float64Var(&f.dropRate, "drop-rate", 0.05, "fraction of deliveries the drop fault acks without handling")
+	fl.Float64Var(&f.reorder, "reorder-rate", 0.05, "fraction of deliveries the reorder fault holds back behind the next of their key")
+	fl.DurationVar(&f.maxHold, "max-hold", 50*time.Millisecond, "longest the reorder fault holds a delivery back")
+	fl.Float64Var(&f.corrupt, "corrupt-rate", 0.05, "fraction of deliveries whose payload the corrupt fault flips")
 	fl.BoolVar(&f.dedup, "dedup", true, "inbox deduplication by message ID in the command service")
 	fl.IntVar(&f.declineOne, "decline-every", 10, "every Nth order is over the payment limit and is compensated (0: none)")
 	fl.IntVar(&f.partitions, "partitions", 4, "partitions per Kafka topic")
@@ -145,6 +160,72 @@ order-summary read model shows the order.`,
 	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml and history.jsonl")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the shop's warnings (dead-letters, retries)")
 	return cmd
+}
+
+// faultKinds are the --fault names edload accepts, in chaos's terms.
+var faultKinds = []string{chaos.KindDuplicate, chaos.KindDrop, chaos.KindReorder, chaos.KindCorrupt}
+
+// parseFaults reads --fault: "none" or a comma-separated list of
+// faultKinds, each at most once.
+func parseFaults(s string) (map[string]bool, error) {
+	kinds := map[string]bool{}
+	if strings.TrimSpace(s) == "none" {
+		return kinds, nil
+	}
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		switch {
+		case !slices.Contains(faultKinds, k):
+			return nil, fmt.Errorf("--fault %q: %q is not a fault; want none or a comma-separated list of %s",
+				s, k, strings.Join(faultKinds, ", "))
+		case kinds[k]:
+			return nil, fmt.Errorf("--fault %q: %s named twice", s, k)
+		}
+		kinds[k] = true
+	}
+	return kinds, nil
+}
+
+// messageFault builds the fault --fault asks for, nil for none. Only the
+// chosen kinds get their rates, so the defaults of the others do nothing.
+func (f *runFlags) messageFault() (*chaos.MessageFault, error) {
+	kinds, err := parseFaults(f.fault)
+	if err != nil || len(kinds) == 0 {
+		return nil, err
+	}
+	cfg := chaos.MessageFaultConfig{Seed: f.seed}
+	if kinds[chaos.KindDuplicate] {
+		cfg.Duplicate, cfg.Delay, cfg.MaxDelay = f.dupRate, f.delayRate, f.maxDelay
+	}
+	if kinds[chaos.KindDrop] {
+		cfg.Drop = f.dropRate
+	}
+	if kinds[chaos.KindReorder] {
+		cfg.Reorder, cfg.MaxHold = f.reorder, f.maxHold
+	}
+	if kinds[chaos.KindCorrupt] {
+		cfg.Corrupt = f.corrupt
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("--fault %s: %w", f.fault, err)
+	}
+	return chaos.NewMessageFault(cfg, clock.Real{})
+}
+
+// faultCounts are the report's counts of injected faults.
+func faultCounts(fault *chaos.MessageFault) []reports.Count {
+	if fault == nil {
+		return nil
+	}
+	names := []struct{ kind, name string }{
+		{chaos.KindDuplicate, "duplicated"}, {chaos.KindDelay, "delayed"}, {chaos.KindDrop, "dropped"},
+		{chaos.KindReorder, "reordered"}, {chaos.KindCorrupt, "corrupted"},
+	}
+	var out []reports.Count
+	for _, n := range names {
+		out = append(out, reports.Count{Name: "faults: " + n.name + " deliveries", Value: int64(fault.Count(n.kind))})
+	}
+	return out
 }
 
 // ensureDir makes the output directory before anything starts, so a bad

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
 	"github.com/edkit-dev/edkit/harness/env/embedded"
@@ -87,13 +86,9 @@ func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *
 	}
 	defer stopBus()
 
-	var fault *chaos.MessageFault
-	if f.fault == "duplicate" {
-		fault, err = chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: f.seed, Duplicate: f.dupRate,
-			Delay: f.delayRate, MaxDelay: f.maxDelay}, clock.Real{})
-		if err != nil {
-			return nil, &usageError{err}
-		}
+	fault, err := f.messageFault()
+	if err != nil {
+		return nil, &usageError{err}
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if f.verbose {
@@ -257,11 +252,7 @@ func runShop(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *
 			reports.AtLeast("achieved rate", res.Rate, f.minRate*f.rate, "msg/s"),
 		},
 	}
-	if fault != nil {
-		rep.Counts = append(rep.Counts,
-			reports.Count{Name: "faults: duplicated deliveries", Value: int64(fault.Count(chaos.KindDuplicate))},
-			reports.Count{Name: "faults: delayed deliveries", Value: int64(fault.Count(chaos.KindDelay))})
-	}
+	rep.Counts = append(rep.Counts, faultCounts(fault)...)
 	if f.maxP99 > 0 {
 		p99 := visible.Summary().P99
 		rep.Thresholds = append(rep.Thresholds, reports.AtMost("end-to-end p99", float64(p99.Milliseconds()), float64(f.maxP99.Milliseconds()), "ms"))
