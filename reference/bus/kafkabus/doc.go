@@ -9,9 +9,19 @@
 // bus.ErrOutcomeUnknown: Kafka may or may not have the messages.
 //
 // Each Subscribe is one consumer-group member (one kafka.Reader). Fetched
-// messages are queued per partition and each partition has at most one
-// unsettled delivery at a time, so offsets are committed strictly in order
-// (never past an unsettled message) and Nack(requeue) delivers the same
-// message again before anything later in its partition. Ack and Nack without
-// requeue commit the offset synchronously before returning.
+// messages are queued per partition and handed out in offset order, at most
+// MaxInFlightPerPartition unsettled at a time (default 1) and never two
+// unsettled with the same non-empty key, so concurrent handlers still
+// settle one key's messages in order. Nack(requeue) delivers the same
+// message again before anything later of its key.
+//
+// Ack and Nack without requeue record the settle and return; they do not
+// wait for Kafka. A committer goroutine commits, per partition, the end of
+// the settled prefix (never past an unsettled or requeued offset), one
+// request at a time carrying every settle since the last one, and at most
+// every CommitInterval. When the subscription ends it makes a final commit
+// before its channel closes, so the next member starts after what was
+// acked. Offsets are committed only after their ack; a crash, or a commit
+// that fails, loses no message but may deliver acked ones again
+// (at-least-once), at most what was settled since the last commit.
 package kafkabus

@@ -31,6 +31,8 @@ type config struct {
 	heartbeat     time.Duration
 	joinBackoff   time.Duration
 	sessionTimout time.Duration
+	maxInFlight   int // unsettled deliveries per partition
+	commitEvery   time.Duration
 }
 
 // BatchTimeout sets how long the writer waits to fill a batch (default
@@ -63,6 +65,20 @@ func GroupTimings(heartbeat, joinBackoff, session time.Duration) Option {
 	return func(c *config) { c.heartbeat, c.joinBackoff, c.sessionTimout = heartbeat, joinBackoff, session }
 }
 
+// MaxInFlightPerPartition lets up to n deliveries of one partition be
+// unsettled at once (default 1), so handlers can work on several keys of a
+// partition concurrently. Deliveries of a partition are still handed out in
+// offset order, and never two unsettled ones with the same non-empty key:
+// one key's messages are settled in order whatever the handler concurrency.
+// Values below 1 mean 1.
+func MaxInFlightPerPartition(n int) Option { return func(c *config) { c.maxInFlight = max(n, 1) } }
+
+// CommitInterval sets how long the subscription waits after one offset
+// commit before sending the next (default 0: the next goes as soon as the
+// previous returns, carrying every ack that arrived meanwhile). A longer
+// interval means fewer commit requests and more redeliveries after a crash.
+func CommitInterval(d time.Duration) Option { return func(c *config) { c.commitEvery = max(d, 0) } }
+
 // Bus is a Kafka-backed bus.Bus. It owns one writer, shared by all
 // publishes, and one reader per subscription.
 type Bus struct {
@@ -93,6 +109,7 @@ func New(brokers []string, opts ...Option) (*Bus, error) {
 		heartbeat:     200 * time.Millisecond,
 		joinBackoff:   100 * time.Millisecond,
 		sessionTimout: 6 * time.Second,
+		maxInFlight:   1,
 	}
 	for _, o := range opts {
 		o(&cfg)

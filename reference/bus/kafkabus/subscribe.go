@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -49,10 +50,14 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 		out:     make(chan bus.Delivery),
 		fetched: make(chan kafka.Message),
 		settles: make(chan settleReq),
+		commits: make(chan []kafka.Message),
+		results: make(chan commitResult),
 		done:    make(chan struct{}),
 	}
 	b.subs.Add(1)
 	go s.fetch(sctx)
+	// Not sctx: the final commit runs after it has ended.
+	go s.commit(context.WithoutCancel(ctx))
 	go s.pump(sctx)
 	return s.out, nil
 }
@@ -64,12 +69,19 @@ type subscription struct {
 	out     chan bus.Delivery
 	fetched chan kafka.Message
 	settles chan settleReq
-	done    chan struct{} // closed when the pump stops
+	commits chan []kafka.Message // pump → committer; closed when the pump stops
+	results chan commitResult    // committer → pump
+	done    chan struct{}        // closed when the pump takes no more settles
 }
 
 type settleReq struct {
 	d       *delivery
-	advance bool // false: requeue at the head of the partition
+	advance bool // false: requeue in place
+}
+
+type commitResult struct {
+	msgs []kafka.Message
+	err  error
 }
 
 // fetch feeds the pump; it blocks while the pump's buffer is full, which
@@ -89,51 +101,158 @@ func (s *subscription) fetch(ctx context.Context) {
 	}
 }
 
-type partQueue struct {
-	queue    []kafka.Message
-	inflight *delivery
-	last     int64 // highest offset queued, to drop refetches after a rebalance
+// commit sends the pump's batches of offsets, one request at a time, so a
+// slow commit batches the acks that arrive meanwhile instead of queueing a
+// request per ack. base carries no cancellation: each request is bounded by
+// WriteTimeout instead.
+func (s *subscription) commit(base context.Context) {
+	defer close(s.results)
+	for msgs := range s.commits {
+		ctx, cancel := context.WithTimeout(base, s.b.cfg.writeTimeout)
+		err := s.r.CommitMessages(ctx, msgs...)
+		cancel()
+		s.results <- commitResult{msgs: msgs, err: err}
+	}
 }
 
+// entry is one fetched message in its partition's window.
+type entry struct {
+	km    kafka.Message
+	state entryState
+	d     *delivery // the current delivery while out
+}
+
+type entryState uint8
+
+const (
+	queued entryState = iota // to be handed out (again)
+	out                      // handed out, unsettled
+	done                     // acked or dropped, waiting for the entries before it
+)
+
+// partQueue is a partition's window: entries from the oldest one not done,
+// in offset order. Only its done prefix is ever committed, so a commit
+// never passes an unsettled or requeued message.
+type partQueue struct {
+	entries []*entry
+	out     int   // entries handed out and unsettled
+	last    int64 // highest offset queued, to drop refetches after a rebalance
+}
+
+// next returns the partition's next entry to hand out, if it may go now:
+// the first queued one, when fewer than max are out and its key has no
+// unsettled delivery. Nothing after it goes first, so a partition is handed
+// out in offset order and a requeued message goes again before the rest.
+func (pq *partQueue) next(limit int, keysOut map[string]int) *entry {
+	if pq.out >= limit {
+		return nil
+	}
+	for _, e := range pq.entries {
+		if e.state != queued {
+			continue
+		}
+		if len(e.km.Key) > 0 && keysOut[string(e.km.Key)] > 0 {
+			return nil
+		}
+		return e
+	}
+	return nil
+}
+
+// pump owns all subscription state: it hands out deliveries, takes
+// settles, and decides what to commit.
 func (s *subscription) pump(ctx context.Context) {
 	defer s.b.subs.Done()
 	defer close(s.out)
+
+	cfg := s.b.cfg
+	parts := map[int]*partQueue{}
+	var order []int // partitions in the order first seen, for round robin
+	rr := 0
+	keysOut := map[string]int{}
+	buffered := 0
+	toCommit := map[int]kafka.Message{} // per partition: the last done entry not yet committed
+	committing := false                 // a batch is with the committer
+	var wait <-chan time.Time           // CommitInterval after the last commit
+	var pending *entry
+	var pendingD *delivery
+
+	sendCommit := func() {
+		msgs := make([]kafka.Message, 0, len(toCommit))
+		for p, km := range toCommit {
+			msgs = append(msgs, km)
+			delete(toCommit, p)
+		}
+		s.commits <- msgs
+		committing = true
+	}
+	commitResultIn := func(res commitResult) {
+		committing = false
+		if res.err != nil {
+			// Not committed: keep the offsets unless a later one is
+			// already waiting, and try again after a pause.
+			for _, km := range res.msgs {
+				if cur, ok := toCommit[km.Partition]; !ok || cur.Offset < km.Offset {
+					toCommit[km.Partition] = km
+				}
+			}
+			wait = time.After(max(cfg.commitEvery, 100*time.Millisecond))
+			return
+		}
+		if cfg.commitEvery > 0 {
+			wait = time.After(cfg.commitEvery)
+		}
+	}
+
 	defer func() {
 		s.cancel()
-		close(s.done)
+		close(s.done) // settles from now on are revoked
+		if committing {
+			commitResultIn(<-s.results)
+		}
+		if len(toCommit) > 0 {
+			// The final commit: what was acked is committed before the
+			// channel closes, so the next member of the group starts after it.
+			sendCommit()
+			<-s.results
+		}
+		close(s.commits)
 		for range s.fetched { // let fetch exit before closing the reader
 		}
 		_ = s.r.Close()
 	}()
 
-	parts := map[int]*partQueue{}
-	var ready []int // partitions with a queued head and nothing in flight
-	buffered := 0
-	var pending *delivery
 	for {
-		if pending == nil && len(ready) > 0 {
-			pq := parts[ready[0]]
-			pending = &delivery{s: s, km: pq.queue[0], msg: fromKafka(pq.queue[0])}
-		}
-		var out chan bus.Delivery
-		if pending != nil {
-			out = s.out
-		}
-		fetched := s.fetched
-		if buffered >= s.b.cfg.maxBuffered {
-			fetched = nil
-		}
-		select {
-		case out <- pending:
-			p := pending.km.Partition
-			parts[p].inflight = pending
-			for i, q := range ready {
-				if q == p {
-					ready = append(ready[:i], ready[i+1:]...)
+		if pending == nil {
+			for i := range order {
+				p := order[(rr+i)%len(order)]
+				if e := parts[p].next(cfg.maxInFlight, keysOut); e != nil {
+					pending = e
+					pendingD = &delivery{s: s, e: e, km: e.km, msg: fromKafka(e.km)}
+					rr = (rr + i + 1) % len(order)
 					break
 				}
 			}
-			pending = nil
+		}
+		var outCh chan bus.Delivery
+		if pending != nil {
+			outCh = s.out
+		}
+		fetched := s.fetched
+		if buffered >= cfg.maxBuffered {
+			fetched = nil
+		}
+		if !committing && wait == nil && len(toCommit) > 0 {
+			sendCommit() // the committer is idle: this does not wait
+		}
+		select {
+		case outCh <- pendingD:
+			pending.state, pending.d = out, pendingD
+			parts[pending.km.Partition].out++
+			if len(pending.km.Key) > 0 {
+				keysOut[string(pending.km.Key)]++
+			}
+			pending, pendingD = nil, nil
 		case km, ok := <-fetched:
 			if !ok {
 				return
@@ -142,34 +261,47 @@ func (s *subscription) pump(ctx context.Context) {
 			if pq == nil {
 				pq = &partQueue{last: -1}
 				parts[km.Partition] = pq
+				order = append(order, km.Partition)
 			}
 			if km.Offset <= pq.last {
 				continue
 			}
 			pq.last = km.Offset
-			pq.queue = append(pq.queue, km)
+			pq.entries = append(pq.entries, &entry{km: km})
 			buffered++
-			if len(pq.queue) == 1 && pq.inflight == nil {
-				ready = append(ready, km.Partition)
-			}
 		case req := <-s.settles:
-			pq := parts[req.d.km.Partition]
-			if pq.inflight != req.d {
+			e := req.d.e
+			if e.state != out || e.d != req.d {
 				continue
 			}
-			pq.inflight = nil
-			if req.advance {
-				pq.queue = pq.queue[1:]
-				buffered--
+			pq := parts[e.km.Partition]
+			pq.out--
+			if len(e.km.Key) > 0 {
+				k := string(e.km.Key)
+				if keysOut[k]--; keysOut[k] == 0 {
+					delete(keysOut, k)
+				}
 			}
-			switch {
-			case len(pq.queue) == 0:
-			case req.advance:
-				ready = append(ready, req.d.km.Partition)
-			default:
-				// A requeued head is delivered again first.
-				ready = append([]int{req.d.km.Partition}, ready...)
+			e.d = nil
+			if !req.advance {
+				e.state = queued // the first queued entry: it goes again first
+				continue
 			}
+			e.state = done
+			n := 0
+			for n < len(pq.entries) && pq.entries[n].state == done {
+				n++
+			}
+			if n > 0 {
+				toCommit[e.km.Partition] = pq.entries[n-1].km
+				clear(pq.entries[:n])
+				pq.entries = pq.entries[n:]
+				buffered -= n
+			}
+		case res := <-s.results:
+			commitResultIn(res)
+		case <-wait:
+			wait = nil
 		case <-ctx.Done():
 			return
 		case <-s.b.done:
@@ -181,6 +313,7 @@ func (s *subscription) pump(ctx context.Context) {
 // delivery is one kafka message handed to the subscriber.
 type delivery struct {
 	s       *subscription
+	e       *entry
 	km      kafka.Message
 	msg     *bus.Message
 	settled atomic.Bool
@@ -197,11 +330,12 @@ func (d *delivery) Partition() int { return d.km.Partition }
 // Offset is the message's Kafka offset.
 func (d *delivery) Offset() int64 { return d.km.Offset }
 
-// Ack commits the offset and lets the partition move on.
+// Ack settles the delivery; its offset is committed, in the background,
+// once every earlier offset of its partition is settled too.
 func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
 
-// Nack with requeue delivers the message again before anything later in
-// its partition; without, it commits past it (the message is dropped).
+// Nack with requeue delivers the message again before anything later of
+// its key; without, it is dropped (committed past like an ack).
 func (d *delivery) Nack(ctx context.Context, requeue bool) error { return d.settle(ctx, !requeue) }
 
 func (d *delivery) settle(ctx context.Context, advance bool) error {
@@ -209,29 +343,13 @@ func (d *delivery) settle(ctx context.Context, advance bool) error {
 		return bus.ErrAlreadySettled
 	}
 	select {
-	case <-d.s.done:
-		return ErrRevoked
-	default:
-	}
-	var cerr error
-	if advance {
-		if cerr = d.s.r.CommitMessages(ctx, d.km); cerr != nil {
-			// Not committed: hand it back so it is redelivered rather
-			// than skipped; the caller learns the commit failed.
-			advance = false
-			cerr = fmt.Errorf("kafkabus: commit %s/%d@%d: %w", d.km.Topic, d.km.Partition, d.km.Offset, cerr)
-		}
-	}
-	select {
 	case d.s.settles <- settleReq{d: d, advance: advance}:
-		return cerr
+		return nil
 	case <-d.s.done:
-		if cerr != nil {
-			return cerr
-		}
-		if advance {
-			return nil // committed before the subscription ended
-		}
 		return ErrRevoked
+	case <-ctx.Done():
+		// Not settled: the caller may try again.
+		d.settled.Store(false)
+		return fmt.Errorf("kafkabus: settle %s/%d@%d: %w", d.km.Topic, d.km.Partition, d.km.Offset, ctx.Err())
 	}
 }
