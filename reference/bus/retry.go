@@ -16,7 +16,10 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// wallClock is the default Clock when none is given.
+// WallClock is the real clock: the default Clock wherever none is given,
+// exported so other reference packages (the outbox relay) share it.
+var WallClock Clock = wallClock{}
+
 type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }

@@ -168,7 +168,7 @@ func New(store eventstore.Store, pub bus.Publisher, cp Checkpoint, opts ...Optio
 		batch:    256,
 		every:    1024,
 		interval: time.Second,
-		clock:    wallClock{},
+		clock:    bus.WallClock,
 		attempts: 5,
 		backoff:  bus.ExponentialBackoff(10*time.Millisecond, time.Second),
 	}
@@ -369,21 +369,5 @@ func (l *loop) save(ctx context.Context) {
 func (l *loop) hook(ctx context.Context, err error) {
 	if l.cfg.onError != nil {
 		l.cfg.onError(ctx, err)
-	}
-}
-
-// wallClock is the default clock.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
