@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/edkit-dev/edkit/reference/bus"
@@ -44,20 +45,28 @@ func testDLQAfterNAttempts(t *testing.T, s *session) {
 		}
 		if good.add(m) {
 			good.done(m)
-			good.ack(m.ID) // Consume acks what the handler accepts
 		}
+		return nil
+	}
+	// Count a message as handled once Consume's ack of it returned: ending
+	// Consume earlier would revoke that ack.
+	var poisonAcked atomic.Bool
+	sub := ackObserver{Subscriber: s.b, onAck: func(m *bus.Message) {
+		if m.ID == poison.ID {
+			poisonAcked.Store(true)
+		}
+		good.ack(m.ID)
 		select {
 		case progress <- struct{}{}:
 		default:
 		}
-		return nil
-	}
+	}}
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
 	settleErrs := make(chan error, 100)
 	consumed := make(chan error, 1)
 	go func() {
-		consumed <- bus.Consume(cctx, s.b, topic, "g",
+		consumed <- bus.Consume(cctx, sub, topic, "g",
 			bus.Chain(h, bus.DeadLetter(s.b, dlq, "g"), bus.Retry(3, nil, nil)),
 			bus.OnSettleError(func(_ *bus.Message, err error) {
 				select {
@@ -83,6 +92,13 @@ func testDLQAfterNAttempts(t *testing.T, s *session) {
 		_ = d.Ack(ctx)
 	}
 	waitErr := waitAcked(ctx, good, len(ms), progress)
+	for waitErr == nil && got != nil && !poisonAcked.Load() {
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			waitErr = errors.New("the poison message's delivery was never acked after dead-lettering")
+		}
+	}
 	stop()
 	if err := <-consumed; err != nil {
 		t.Errorf("Consume = %v, want nil after cancel", err)
@@ -199,4 +215,39 @@ func testDedupUnderRedelivery(t *testing.T, s *session) {
 	if skipped < len(ms)-c.Lost {
 		t.Errorf("Dedup skipped %d redeliveries, want at least %d (one per acked message)", skipped, len(ms)-c.Lost)
 	}
+}
+
+// ackObserver is a Subscriber whose deliveries report each successful Ack
+// to onAck, so a case can tell when bus.Consume has really settled.
+type ackObserver struct {
+	bus.Subscriber
+	onAck func(m *bus.Message)
+}
+
+func (o ackObserver) Subscribe(ctx context.Context, topic, group string) (<-chan bus.Delivery, error) {
+	in, err := o.Subscriber.Subscribe(ctx, topic, group)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan bus.Delivery)
+	go func() {
+		defer close(out)
+		for d := range in { // Consume reads until the channel closes
+			out <- observedDelivery{Delivery: d, onAck: o.onAck}
+		}
+	}()
+	return out, nil
+}
+
+type observedDelivery struct {
+	bus.Delivery
+	onAck func(m *bus.Message)
+}
+
+func (d observedDelivery) Ack(ctx context.Context) error {
+	err := d.Delivery.Ack(ctx)
+	if err == nil {
+		d.onAck(d.Message())
+	}
+	return err
 }
