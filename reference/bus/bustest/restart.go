@@ -259,10 +259,13 @@ func RunRestart(t *testing.T, cfg RestartConfig) (RestartReport, error) {
 		}
 	}
 	defer halt()
+	var killTook, restartTook time.Duration
 	// A run that breaks off still reports what was published.
 	fail := func(err error) (RestartReport, error) {
 		halt()
-		return log.report(), err
+		r := log.report()
+		r.KillTook, r.RestartTook = killTook, restartTook
+		return r, err
 	}
 
 	if err := restartWait(ctx, func() bool { return log.acked.Load() >= int64(cfg.BeforeKill) }); err != nil {
@@ -273,7 +276,7 @@ func RunRestart(t *testing.T, cfg RestartConfig) (RestartReport, error) {
 	if err := cfg.Kill(ctx); err != nil {
 		return fail(fmt.Errorf("kill: %w", err))
 	}
-	killTook := time.Since(start)
+	killTook = time.Since(start)
 	// Let the publishers run into the dead broker for a while: in-flight
 	// publishes fail, reconnects begin.
 	if err := restartSleep(ctx, cfg.Downtime); err != nil {
@@ -283,7 +286,7 @@ func RunRestart(t *testing.T, cfg RestartConfig) (RestartReport, error) {
 	if err := cfg.Restart(ctx); err != nil {
 		return fail(fmt.Errorf("restart: %w", err))
 	}
-	restartTook := time.Since(start)
+	restartTook = time.Since(start)
 	atRestart := log.acked.Load()
 	phase.Store(phaseRestarted)
 	if err := restartWait(ctx, func() bool { return log.acked.Load() >= atRestart+int64(cfg.AfterRestart) }); err != nil {
