@@ -178,16 +178,22 @@ func prefill(b *testing.B, brokers []string, bb *kafkabus.Bus, n int) string {
 // BenchmarkConsume times receiving and acking b.N pre-published messages
 // through one subscription, from the first delivery (after the group
 // join) to the last ack, with 1 or 8 handler goroutines. The "inflight"
-// sub-benchmarks allow 8 unsettled deliveries per partition.
+// sub-benchmarks allow 8 unsettled deliveries per partition; the "work"
+// ones spend 1 ms per message in the handler, where that concurrency
+// beyond one delivery per partition pays.
 func BenchmarkConsume(b *testing.B) {
 	brokers := benchBrokers(b)
 	cases := []struct {
 		name    string
 		workers int
+		work    time.Duration
 		opts    []kafkabus.Option
 	}{
-		{"workers=1", 1, nil},
-		{"workers=8", 8, nil},
+		{"workers=1", 1, 0, nil},
+		{"workers=8", 8, 0, nil},
+		{"workers=8/inflight=8", 8, 0, []kafkabus.Option{kafkabus.MaxInFlightPerPartition(8)}},
+		{"workers=8/work=1ms", 8, time.Millisecond, nil},
+		{"workers=8/work=1ms/inflight=8", 8, time.Millisecond, []kafkabus.Option{kafkabus.MaxInFlightPerPartition(8)}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -219,6 +225,9 @@ func BenchmarkConsume(b *testing.B) {
 						left--
 						mu.Unlock()
 						d := bustest.Next(ctx, b, ch)
+						if c.work > 0 {
+							time.Sleep(c.work)
+						}
 						if err := d.Ack(ctx); err != nil {
 							b.Error(err)
 							return
