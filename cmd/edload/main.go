@@ -116,6 +116,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		fmt.Fprintln(stderr, c.UsageString())
 		return &flagError{err}
 	})
-	root.AddCommand(newRunCmd(stdout, stderr), newScenarioCmd(stdout, stderr), newEnvCmd(stdout, stderr))
+	root.AddCommand(newRunCmd(stdout, stderr), newScenarioCmd(stdout, stderr), newEnvCmd(stdout, stderr),
+		newDLQCmd(stdout, stderr))
 	return root
 }
