@@ -1,0 +1,247 @@
+package amqpbus_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/bus/amqpbus"
+	"github.com/edkit-dev/edkit/reference/bus/bustest"
+)
+
+// The benchmarks put amqpbus beside a bare amqp091-go loop with the same
+// settings (persistent messages on a confirm-mode channel, waiting for
+// every confirm; a manual-ack consumer with prefetch 16), on the
+// TestMain's RabbitMQ. Every topic has one group's quorum queue bound
+// (amqpbus's default queue type), so published messages are stored, not
+// dropped as unroutable.
+const (
+	benchKeys    = 64
+	benchPayload = 256
+	benchGroup   = "bench"
+)
+
+var benchBatches = []int{1, 100}
+
+// benchBus returns a bus and a new topic with the bench group's queue.
+func benchBus(b *testing.B, suffix string) (*amqpbus.Bus, string) {
+	b.Helper()
+	if rabbitURL == "" {
+		b.Skip(rabbitSkip)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bb, err := amqpbus.New(ctx, rabbitURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = bb.Close() })
+	topic := bustest.Topic(b, suffix)
+	if err := bb.DeclareGroup(ctx, topic, benchGroup); err != nil {
+		b.Fatal(err)
+	}
+	return bb, topic
+}
+
+// bareChannel opens a connection and a channel, in confirm mode for
+// publishing.
+func bareChannel(b *testing.B, confirm bool) *amqp.Channel {
+	b.Helper()
+	conn, err := amqp.Dial(rabbitURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if confirm {
+		if err := ch.Confirm(false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ch
+}
+
+// barePublish publishes messages first..first+n-1 and waits for every
+// confirm.
+func barePublish(ctx context.Context, b *testing.B, ch *amqp.Channel, topic string, first, n int, payload []byte) {
+	b.Helper()
+	dcs := make([]*amqp.DeferredConfirmation, 0, n)
+	for i := first; i < first+n; i++ {
+		key := "k" + strconv.Itoa(i%benchKeys)
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topic, key, false, false, amqp.Publishing{
+			MessageId: strconv.Itoa(i), DeliveryMode: amqp.Persistent, Body: payload,
+			Headers: amqp.Table{amqpbus.HeaderKey: key},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dcs = append(dcs, dc)
+	}
+	for _, dc := range dcs {
+		if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+			b.Fatalf("confirm: ok=%v err=%v", ok, err)
+		}
+	}
+}
+
+func reportRate(b *testing.B, n int) {
+	b.Helper()
+	if s := b.Elapsed().Seconds(); s > 0 && n > 0 {
+		b.ReportMetric(float64(n)/s, "msgs/s")
+	}
+}
+
+// BenchmarkPublish times amqpbus.Publish of b.N messages, batch at a time,
+// from one goroutine.
+func BenchmarkPublish(b *testing.B) {
+	for _, n := range benchBatches {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			bb, topic := benchBus(b, "pub")
+			payload := make([]byte, benchPayload)
+			msgs := make([]*bus.Message, n)
+			if err := bb.Publish(ctx, &bus.Message{ID: "warm-up", Topic: topic}); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i += n {
+				k := min(n, b.N-i)
+				for j := range k {
+					msgs[j] = &bus.Message{ID: strconv.Itoa(i + j), Topic: topic, Key: "k" + strconv.Itoa((i+j)%benchKeys), Payload: payload}
+				}
+				if err := bb.Publish(ctx, msgs[:k]...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			reportRate(b, b.N)
+		})
+	}
+}
+
+// BenchmarkBarePublish is BenchmarkPublish on a bare confirm channel.
+func BenchmarkBarePublish(b *testing.B) {
+	for _, n := range benchBatches {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			_, topic := benchBus(b, "barepub")
+			ch := bareChannel(b, true)
+			payload := make([]byte, benchPayload)
+			b.ResetTimer()
+			for i := 0; i < b.N; i += n {
+				barePublish(ctx, b, ch, topic, i, min(n, b.N-i), payload)
+			}
+			b.StopTimer()
+			reportRate(b, b.N)
+		})
+	}
+}
+
+// prefill publishes n messages to a new topic, untimed.
+func prefill(b *testing.B) (*amqpbus.Bus, string) {
+	b.Helper()
+	bb, topic := benchBus(b, "con")
+	ch := bareChannel(b, true)
+	payload := make([]byte, benchPayload)
+	for i := 0; i < b.N; i += 1000 {
+		barePublish(context.Background(), b, ch, topic, i, min(1000, b.N-i), payload)
+	}
+	return bb, topic
+}
+
+// BenchmarkConsume times receiving and acking b.N pre-published messages
+// through one subscription, from the first delivery to the last ack, with
+// 1 or 8 handler goroutines.
+func BenchmarkConsume(b *testing.B) {
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			b.StopTimer()
+			bb, topic := prefill(b)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			ch, err := bb.Subscribe(ctx, topic, benchGroup)
+			if err != nil {
+				b.Fatal(err)
+			}
+			consume(ctx, b, ch, workers)
+			cancel()
+			for range ch {
+			}
+		})
+	}
+}
+
+// consume takes the first delivery untimed, then times acking it and the
+// remaining b.N-1 with workers goroutines.
+func consume(ctx context.Context, b *testing.B, ch <-chan bus.Delivery, workers int) {
+	b.Helper()
+	d := bustest.Next(ctx, b, ch)
+	b.StartTimer()
+	if err := d.Ack(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	left := b.N - 1
+	for range workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if left == 0 {
+					mu.Unlock()
+					return
+				}
+				left--
+				mu.Unlock()
+				if err := bustest.Next(ctx, b, ch).Ack(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportRate(b, b.N)
+}
+
+// BenchmarkBareConsume is BenchmarkConsume with a bare consumer: prefetch
+// 16, manual acks, one goroutine.
+func BenchmarkBareConsume(b *testing.B) {
+	b.StopTimer()
+	_, topic := prefill(b)
+	ch := bareChannel(b, false)
+	if err := ch.Qos(16, 0, false); err != nil {
+		b.Fatal(err)
+	}
+	ds, err := ch.Consume(amqpbus.QueueName(topic, benchGroup), "", false, false, false, false, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	timeout := time.After(5 * time.Minute)
+	for i := range b.N {
+		var d amqp.Delivery
+		select {
+		case d = <-ds:
+		case <-timeout:
+			b.Fatalf("%d of %d delivered", i, b.N)
+		}
+		if i == 0 {
+			b.StartTimer()
+		}
+		if err := d.Ack(false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportRate(b, b.N)
+}
