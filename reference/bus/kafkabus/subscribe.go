@@ -3,6 +3,7 @@ package kafkabus
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,10 +50,9 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 		b: b, r: r, cancel: cancel,
 		out:     make(chan bus.Delivery),
 		fetched: make(chan kafka.Message),
-		settles: make(chan settleReq),
+		settled: make(chan struct{}, 1),
 		commits: make(chan []kafka.Message),
 		results: make(chan commitResult),
-		done:    make(chan struct{}),
 	}
 	b.subs.Add(1)
 	go s.fetch(sctx)
@@ -68,10 +68,26 @@ type subscription struct {
 	cancel  context.CancelFunc
 	out     chan bus.Delivery
 	fetched chan kafka.Message
-	settles chan settleReq
+	settled chan struct{}        // signals settles queued
 	commits chan []kafka.Message // pump → committer; closed when the pump stops
 	results chan commitResult    // committer → pump
-	done    chan struct{}        // closed when the pump takes no more settles
+
+	// Settles queue here rather than on a channel: Ack returns without
+	// waiting for the pump to run, and once stopped is set no settle can
+	// be accepted and then dropped.
+	mu      sync.Mutex
+	settles []settleReq
+	stopped bool
+}
+
+// takeSettles returns the queued settles; with stop, no more are accepted.
+func (s *subscription) takeSettles(buf []settleReq, stop bool) []settleReq {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.settles
+	s.settles = buf[:0]
+	s.stopped = s.stopped || stop
+	return q
 }
 
 type settleReq struct {
@@ -204,9 +220,43 @@ func (s *subscription) pump(ctx context.Context) {
 		}
 	}
 
+	var spare []settleReq
+	apply := func(req settleReq) {
+		e := req.d.e
+		if e.state != out || e.d != req.d {
+			return
+		}
+		pq := parts[e.km.Partition]
+		pq.out--
+		if len(e.km.Key) > 0 {
+			k := string(e.km.Key)
+			if keysOut[k]--; keysOut[k] == 0 {
+				delete(keysOut, k)
+			}
+		}
+		e.d = nil
+		if !req.advance {
+			e.state = queued // the first queued entry: it goes again first
+			return
+		}
+		e.state = done
+		n := 0
+		for n < len(pq.entries) && pq.entries[n].state == done {
+			n++
+		}
+		if n > 0 {
+			toCommit[e.km.Partition] = pq.entries[n-1].km
+			clear(pq.entries[:n])
+			pq.entries = pq.entries[n:]
+			buffered -= n
+		}
+	}
+
 	defer func() {
 		s.cancel()
-		close(s.done) // settles from now on are revoked
+		for _, req := range s.takeSettles(nil, true) { // later ones are revoked
+			apply(req)
+		}
 		if committing {
 			commitResultIn(<-s.results)
 		}
@@ -269,35 +319,12 @@ func (s *subscription) pump(ctx context.Context) {
 			pq.last = km.Offset
 			pq.entries = append(pq.entries, &entry{km: km})
 			buffered++
-		case req := <-s.settles:
-			e := req.d.e
-			if e.state != out || e.d != req.d {
-				continue
+		case <-s.settled:
+			q := s.takeSettles(spare, false)
+			for _, req := range q {
+				apply(req)
 			}
-			pq := parts[e.km.Partition]
-			pq.out--
-			if len(e.km.Key) > 0 {
-				k := string(e.km.Key)
-				if keysOut[k]--; keysOut[k] == 0 {
-					delete(keysOut, k)
-				}
-			}
-			e.d = nil
-			if !req.advance {
-				e.state = queued // the first queued entry: it goes again first
-				continue
-			}
-			e.state = done
-			n := 0
-			for n < len(pq.entries) && pq.entries[n].state == done {
-				n++
-			}
-			if n > 0 {
-				toCommit[e.km.Partition] = pq.entries[n-1].km
-				clear(pq.entries[:n])
-				pq.entries = pq.entries[n:]
-				buffered -= n
-			}
+			spare = q
 		case res := <-s.results:
 			commitResultIn(res)
 		case <-wait:
@@ -342,14 +369,22 @@ func (d *delivery) settle(ctx context.Context, advance bool) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return bus.ErrAlreadySettled
 	}
-	select {
-	case d.s.settles <- settleReq{d: d, advance: advance}:
-		return nil
-	case <-d.s.done:
-		return ErrRevoked
-	case <-ctx.Done():
+	if err := ctx.Err(); err != nil {
 		// Not settled: the caller may try again.
 		d.settled.Store(false)
-		return fmt.Errorf("kafkabus: settle %s/%d@%d: %w", d.km.Topic, d.km.Partition, d.km.Offset, ctx.Err())
+		return fmt.Errorf("kafkabus: settle %s/%d@%d: %w", d.km.Topic, d.km.Partition, d.km.Offset, err)
 	}
+	s := d.s
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return ErrRevoked
+	}
+	s.settles = append(s.settles, settleReq{d: d, advance: advance})
+	s.mu.Unlock()
+	select {
+	case s.settled <- struct{}{}:
+	default: // a signal is pending already
+	}
+	return nil
 }
