@@ -2,8 +2,12 @@ package redisbus_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"net"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +124,42 @@ func BenchmarkBarePublish(b *testing.B) {
 			}
 			b.StopTimer()
 			reportRate(b, b.N)
+		})
+	}
+}
+
+// BenchmarkRedisBenchmarkXADD runs redis-benchmark (Debian redis-tools)
+// against the same server, one client, XADD of the same three fields, b.N
+// requests pipelined batch at a time, and reports its own rate. It skips
+// when redis-benchmark is not installed.
+func BenchmarkRedisBenchmarkXADD(b *testing.B) {
+	tool, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		b.Skip("redis-benchmark not installed")
+	}
+	for _, n := range benchBatches {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			stream := benchBus(b).StreamKey(bustest.Topic(b, "redis-benchmark"))
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd := exec.CommandContext(context.Background(), tool, "-h", host, "-p", port, "-c", "1", "-P", strconv.Itoa(n),
+				"-n", strconv.Itoa(b.N), "--csv",
+				"XADD", stream, "*", redisbus.FieldID, "1", redisbus.FieldKey, "k1", redisbus.FieldPayload, strings.Repeat("x", benchPayload))
+			out, err := cmd.Output()
+			if err != nil {
+				b.Fatalf("%s: %v", cmd, err)
+			}
+			rows, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+			if err != nil || len(rows) < 2 || len(rows[1]) < 2 {
+				b.Fatalf("redis-benchmark output %q: %v", out, err)
+			}
+			rps, err := strconv.ParseFloat(rows[1][1], 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(rps, "msgs/s")
 		})
 	}
 }
