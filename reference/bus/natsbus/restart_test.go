@@ -54,5 +54,9 @@ func TestRestartNoLoss(t *testing.T) {
 		Kill:    killer.Kill,
 		Restart: restarter.Restart,
 		Topic:   bustest.Topic(t, "restart"),
+		// nats.go buffers publishes while it reconnects; stay down past
+		// the 3 s publish deadline so some give up with their outcome
+		// unknown and are sent (or not) once it reconnects.
+		Downtime: 4 * time.Second,
 	})
 }
