@@ -8,4 +8,9 @@
 // Run logs a guarantee table per backend in verbose mode and, with
 // EDKIT_GUARANTEES_OUT=path, merges it into a markdown file
 // (docs/guarantees.md).
+//
+// RestartNoLoss is the durability check beside it: publishers run while
+// the broker is SIGKILLed through its environment handle and restarted,
+// and every publish that was acknowledged must then be delivered; a
+// publish that failed with bus.ErrOutcomeUnknown may or may not be.
 package bustest
