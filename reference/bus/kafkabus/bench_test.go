@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,13 +83,6 @@ func bareMessage(topic string, i int, payload []byte) kafka.Message {
 		Headers: []kafka.Header{{Key: kafkabus.HeaderID, Value: []byte(id)}}}
 }
 
-func reportRate(b *testing.B, n int) {
-	b.Helper()
-	if s := b.Elapsed().Seconds(); s > 0 && n > 0 {
-		b.ReportMetric(float64(n)/s, "msgs/s")
-	}
-}
-
 // BenchmarkPublish times kafkabus.Publish of b.N messages, batch at a time,
 // from one goroutine: each call returns once all replicas acked.
 func BenchmarkPublish(b *testing.B) {
@@ -121,7 +113,7 @@ func BenchmarkPublish(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.ReportRate(b, b.N)
 		})
 	}
 }
@@ -150,7 +142,7 @@ func BenchmarkBarePublish(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.ReportRate(b, b.N)
 		})
 	}
 }
@@ -206,38 +198,7 @@ func BenchmarkConsume(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			d := bustest.Next(ctx, b, ch)
-			b.StartTimer()
-			if err := d.Ack(ctx); err != nil {
-				b.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			left := b.N - 1
-			for range c.workers {
-				wg.Go(func() {
-					for {
-						mu.Lock()
-						if left == 0 {
-							mu.Unlock()
-							return
-						}
-						left--
-						mu.Unlock()
-						d := bustest.Next(ctx, b, ch)
-						if c.work > 0 {
-							time.Sleep(c.work)
-						}
-						if err := d.Ack(ctx); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.BenchConsume(ctx, b, ch, c.workers, c.work)
 			cancel()
 			for range ch {
 			}
@@ -283,7 +244,7 @@ func BenchmarkBareConsume(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.ReportRate(b, b.N)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,13 +90,6 @@ func barePublish(b *testing.B, js jetstream.JetStream, subject string, first, n 
 	}
 }
 
-func reportRate(b *testing.B, n int) {
-	b.Helper()
-	if s := b.Elapsed().Seconds(); s > 0 && n > 0 {
-		b.ReportMetric(float64(n)/s, "msgs/s")
-	}
-}
-
 // BenchmarkPublish times natsbus.Publish of b.N messages, batch at a time,
 // from one goroutine.
 func BenchmarkPublish(b *testing.B) {
@@ -123,7 +115,7 @@ func BenchmarkPublish(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.ReportRate(b, b.N)
 		})
 	}
 }
@@ -141,7 +133,7 @@ func BenchmarkBarePublish(b *testing.B) {
 				barePublish(b, js, bb.Subject(topic), i, min(n, b.N-i), payload)
 			}
 			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.ReportRate(b, b.N)
 		})
 	}
 }
@@ -173,46 +165,12 @@ func BenchmarkConsume(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			consume(ctx, b, ch, workers)
+			bustest.BenchConsume(ctx, b, ch, workers, 0)
 			cancel()
 			for range ch {
 			}
 		})
 	}
-}
-
-// consume takes the first delivery untimed, then times acking it and the
-// remaining b.N-1 with workers goroutines.
-func consume(ctx context.Context, b *testing.B, ch <-chan bus.Delivery, workers int) {
-	b.Helper()
-	d := bustest.Next(ctx, b, ch)
-	b.StartTimer()
-	if err := d.Ack(ctx); err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	left := b.N - 1
-	for range workers {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				if left == 0 {
-					mu.Unlock()
-					return
-				}
-				left--
-				mu.Unlock()
-				if err := bustest.Next(ctx, b, ch).Ack(ctx); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	reportRate(b, b.N)
 }
 
 // BenchmarkBareConsume is BenchmarkConsume with a bare pull consumer of
@@ -264,7 +222,7 @@ func BenchmarkBareConsume(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportRate(b, b.N)
+			bustest.ReportRate(b, b.N)
 		})
 	}
 }
