@@ -9,7 +9,6 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/amqpbus"
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 )
@@ -99,23 +98,7 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			ctx := context.Background()
 			bb, topic := benchBus(b, "pub")
-			payload := make([]byte, benchPayload)
-			msgs := make([]*bus.Message, n)
-			if err := bb.Publish(ctx, &bus.Message{ID: "warm-up", Topic: topic}); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i += n {
-				k := min(n, b.N-i)
-				for j := range k {
-					msgs[j] = &bus.Message{ID: strconv.Itoa(i + j), Topic: topic, Key: "k" + strconv.Itoa((i+j)%benchKeys), Payload: payload}
-				}
-				if err := bb.Publish(ctx, msgs[:k]...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			bustest.ReportRate(b, b.N)
+			bustest.BenchPublish(ctx, b, bb, topic, n, benchKeys, benchPayload)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package bustest
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -70,4 +71,30 @@ func ReportRate(b *testing.B, n int) {
 	if s := b.Elapsed().Seconds(); s > 0 && n > 0 {
 		b.ReportMetric(float64(n)/s, "msgs/s")
 	}
+}
+
+// BenchPublish is the publish half of a backend's throughput benchmark:
+// one warm-up message untimed (topic creation, connections), then b.N
+// messages of payload bytes over keys keys, batch per Publish call from
+// one goroutine, reporting msgs/s. IDs are unique within the topic, as
+// brokers that deduplicate by ID (JetStream) need.
+func BenchPublish(ctx context.Context, b *testing.B, p bus.Publisher, topic string, batch, keys, payload int) {
+	b.Helper()
+	body := make([]byte, payload)
+	if err := p.Publish(ctx, &bus.Message{ID: "warm-up", Topic: topic, Key: "k0", Payload: body}); err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]*bus.Message, batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		for j := range n {
+			msgs[j] = &bus.Message{ID: strconv.Itoa(i + j), Topic: topic, Key: "k" + strconv.Itoa((i+j)%keys), Payload: body}
+		}
+		if err := p.Publish(ctx, msgs[:n]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	ReportRate(b, b.N)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/edkit-dev/edkit/harness/env/embedded"
-	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 	"github.com/edkit-dev/edkit/reference/bus/kafkabus"
 )
@@ -92,28 +91,7 @@ func BenchmarkPublish(b *testing.B) {
 			ctx := context.Background()
 			bb := benchBus(b, brokers)
 			topic := benchTopic(b, bb, "pub")
-			payload := make([]byte, benchPayload)
-			msgs := make([]*bus.Message, n)
-			fill := func(base, k int) {
-				for j := range k {
-					i := base + j
-					msgs[j] = &bus.Message{ID: strconv.Itoa(i), Topic: topic, Key: "k" + strconv.Itoa(i%benchKeys), Payload: payload}
-				}
-			}
-			fill(0, 1)
-			if err := bb.Publish(ctx, msgs[0]); err != nil { // metadata, connections
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i += n {
-				k := min(n, b.N-i)
-				fill(i, k)
-				if err := bb.Publish(ctx, msgs[:k]...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			bustest.ReportRate(b, b.N)
+			bustest.BenchPublish(ctx, b, bb, topic, n, benchKeys, benchPayload)
 		})
 	}
 }

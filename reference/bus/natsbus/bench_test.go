@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 	"github.com/edkit-dev/edkit/reference/bus/natsbus"
 )
@@ -98,24 +97,7 @@ func BenchmarkPublish(b *testing.B) {
 			ctx := context.Background()
 			bb := benchBus(b)
 			topic := bustest.Topic(b, "pub")
-			payload := make([]byte, benchPayload)
-			msgs := make([]*bus.Message, n)
-			// The stream, created on first use.
-			if err := bb.Publish(ctx, &bus.Message{ID: "warm-up", Topic: topic}); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i += n {
-				k := min(n, b.N-i)
-				for j := range k {
-					msgs[j] = &bus.Message{ID: strconv.Itoa(i + j), Topic: topic, Key: "k" + strconv.Itoa((i+j)%benchKeys), Payload: payload}
-				}
-				if err := bb.Publish(ctx, msgs[:k]...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			bustest.ReportRate(b, b.N)
+			bustest.BenchPublish(ctx, b, bb, topic, n, benchKeys, benchPayload)
 		})
 	}
 }

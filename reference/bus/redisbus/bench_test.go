@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 	"github.com/edkit-dev/edkit/reference/bus/redisbus"
 )
@@ -84,20 +83,7 @@ func BenchmarkPublish(b *testing.B) {
 			ctx := context.Background()
 			bb := benchBus(b)
 			topic := bustest.Topic(b, "pub")
-			payload := make([]byte, benchPayload)
-			msgs := make([]*bus.Message, n)
-			b.ResetTimer()
-			for i := 0; i < b.N; i += n {
-				k := min(n, b.N-i)
-				for j := range k {
-					msgs[j] = &bus.Message{ID: strconv.Itoa(i + j), Topic: topic, Key: "k" + strconv.Itoa((i+j)%benchKeys), Payload: payload}
-				}
-				if err := bb.Publish(ctx, msgs[:k]...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			bustest.ReportRate(b, b.N)
+			bustest.BenchPublish(ctx, b, bb, topic, n, benchKeys, benchPayload)
 		})
 	}
 }
