@@ -204,6 +204,12 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap eventstore.Snapshot) erro
 	}
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
+	s.mu.RLock()
+	failed := s.failed
+	s.mu.RUnlock()
+	if failed != nil {
+		return failed
+	}
 	_, h, err := s.enter(snap.Stream)
 	if err != nil {
 		return err

@@ -381,6 +381,11 @@ func (s *Store) commit(reqs []*request) {
 		s.failed = err
 		reqs = append(reqs, s.queue...)
 		s.queue = nil
+		// Wake whoever waits for synced to move (a DeleteStream waiting
+		// for the stream's pending appends): it never will, and they must
+		// see the failure instead of waiting for ever.
+		close(s.notify)
+		s.notify = make(chan struct{})
 		s.handOff()
 		s.mu.Unlock()
 		for _, r := range reqs {
