@@ -14,7 +14,8 @@ var (
 	// ErrNilMessage is returned when publishing a nil message.
 	ErrNilMessage = errors.New("kafkabus: nil message")
 	// ErrRevoked is returned when settling a delivery whose subscription has
-	// ended: its offset was not committed, so the group will deliver it
-	// again, and this late settle must not count (invariant 9).
+	// ended, or whose partition a rebalance gave to another member: its
+	// offset was not committed, so the group will deliver it again, and
+	// this late settle must not count (invariant 9).
 	ErrRevoked = errors.New("kafkabus: delivery revoked")
 )

@@ -2,7 +2,9 @@ package kafkabus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,9 +14,10 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus"
 )
 
-// Subscribe joins group on topic with a new kafka.Reader, starting from the
-// earliest offset when the group has no commit. The channel closes when ctx
-// is done, the Bus closes or the reader fails.
+// Subscribe joins group on topic as one member of a kafka.ConsumerGroup and
+// reads each partition it is assigned from the group's committed offset (the
+// earliest one when the group has none). The channel closes when ctx is
+// done, the Bus closes or a partition read fails.
 func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.Delivery, error) {
 	if topic == "" {
 		return nil, ErrNoTopic
@@ -30,51 +33,61 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 	if b.closed {
 		return nil, bus.ErrClosed
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                group,
 		Brokers:           b.brokers,
-		GroupID:           group,
-		Topic:             topic,
-		MinBytes:          1,
-		MaxBytes:          10e6,
-		MaxWait:           b.cfg.maxWait,
-		StartOffset:       kafka.FirstOffset,
+		Topics:            []string{topic},
 		HeartbeatInterval: b.cfg.heartbeat,
 		RebalanceTimeout:  2 * b.cfg.heartbeat * 5,
 		SessionTimeout:    b.cfg.sessionTimout,
 		JoinGroupBackoff:  b.cfg.joinBackoff,
-		ReadBackoffMin:    10 * b.cfg.maxWait / 50,
-		ReadBackoffMax:    b.cfg.maxWait,
+		StartOffset:       kafka.FirstOffset,
+		Timeout:           b.cfg.writeTimeout, // bounds each offset commit
 	})
+	if err != nil {
+		return nil, fmt.Errorf("kafkabus: subscribe %s as %s: %w", topic, group, err)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	s := &subscription{
-		b: b, r: r, cancel: cancel,
+		b: b, topic: topic, cg: cg, cancel: cancel,
 		out:     make(chan bus.Delivery),
-		fetched: make(chan kafka.Message),
+		fetched: make(chan fetchedMsg),
+		failed:  make(chan struct{}),
+		gens:    make(chan *kafka.Generation),
+		ends:    make(chan genEnd),
+		quit:    make(chan struct{}),
 		settled: make(chan struct{}, 1),
-		commits: make(chan []kafka.Message),
+		commits: make(chan commitReq),
 		results: make(chan commitResult),
 	}
 	b.subs.Add(1)
-	go s.fetch(sctx)
-	// Not sctx: the final commit runs after it has ended.
-	go s.commit(context.WithoutCancel(ctx))
+	s.wg.Add(2)
+	go s.join(sctx)
+	go s.commit()
 	go s.pump(sctx)
 	return s.out, nil
 }
 
 type subscription struct {
 	b       *Bus
-	r       *kafka.Reader
+	topic   string
+	cg      *kafka.ConsumerGroup
 	cancel  context.CancelFunc
 	out     chan bus.Delivery
-	fetched chan kafka.Message
-	settled chan struct{}        // signals settles queued
-	commits chan []kafka.Message // pump → committer; closed when the pump stops
-	results chan commitResult    // committer → pump
+	fetched chan fetchedMsg        // partition readers → pump
+	failed  chan struct{}          // closed when a partition read fails
+	fail    sync.Once              // closes failed
+	gens    chan *kafka.Generation // join → pump: the member's new generation
+	ends    chan genEnd            // join → pump: the generation has ended
+	quit    chan struct{}          // closed when the pump stops
+	settled chan struct{}          // signals settles queued
+	commits chan commitReq         // pump → committer; closed when the pump stops
+	results chan commitResult      // committer → pump
+	wg      sync.WaitGroup         // join, committer and partition readers; the pump waits for them
 
 	// Settles queue here rather than on a channel: Ack returns without
 	// waiting for the pump to run, and once stopped is set no settle can
-	// be accepted and then dropped.
+	// be accepted and then dropped. mu also guards delivery.revoked.
 	mu      sync.Mutex
 	settles []settleReq
 	stopped bool
@@ -95,39 +108,140 @@ type settleReq struct {
 	advance bool // false: requeue in place
 }
 
-type commitResult struct {
-	msgs []kafka.Message
-	err  error
+// genEnd tells the pump a generation has ended; the generation stays open,
+// so its commits are still accepted, until done is closed.
+type genEnd struct {
+	gen  *kafka.Generation
+	done chan struct{}
 }
 
-// fetch feeds the pump; it blocks while the pump's buffer is full, which
-// is the subscription's back-pressure.
-func (s *subscription) fetch(ctx context.Context) {
-	defer close(s.fetched)
+// commitReq commits, through the generation that owns the partitions, the
+// offset to resume from per partition.
+type commitReq struct {
+	gen     *kafka.Generation
+	offsets map[int]int64
+}
+
+type commitResult struct {
+	commitReq
+	err error
+}
+
+// join follows the member's generations and hands each to the pump. The
+// hand-over runs in a function started in the generation, which, once the
+// generation ends, holds it open until the pump has committed its settles
+// and stopped handing out its partitions: kafka-go rejoins the group only
+// after such functions return, so no other member gets a partition before
+// this one has let go of it.
+func (s *subscription) join(ctx context.Context) {
+	defer s.wg.Done()
 	for {
-		m, err := s.r.FetchMessage(ctx)
+		gen, err := s.cg.Next(ctx)
 		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return
+			}
+			continue // the group joins again by itself, after its backoff
+		}
+		gen.Start(func(gctx context.Context) { s.hold(gctx, gen) })
+	}
+}
+
+// hold hands gen to the pump and, when gen ends, waits for the pump to let
+// go of it.
+func (s *subscription) hold(gctx context.Context, gen *kafka.Generation) {
+	if gctx.Err() != nil {
+		return // ended already (Start then does not wait for this): never used
+	}
+	select {
+	case s.gens <- gen:
+	case <-gctx.Done():
+		return
+	case <-s.quit:
+		return
+	}
+	select {
+	case <-gctx.Done():
+	case <-s.quit:
+		return
+	}
+	end := genEnd{gen: gen, done: make(chan struct{})}
+	select {
+	case s.ends <- end:
+		select {
+		case <-end.done:
+		case <-s.quit:
+		}
+	case <-s.quit:
+	}
+}
+
+// partReader reads one assigned partition into the pump.
+type partReader struct {
+	r      *kafka.Reader
+	cancel context.CancelFunc
+}
+
+// read feeds the pump; it blocks while the pump's buffer is full, which
+// is the subscription's back-pressure.
+func (s *subscription) read(ctx context.Context, pr *partReader) {
+	defer s.wg.Done()
+	defer func() { _ = pr.r.Close() }() // a reader only; nothing to flush
+	for {
+		km, err := pr.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.fail.Do(func() { close(s.failed) })
+			}
 			return
 		}
 		select {
-		case s.fetched <- m:
+		case s.fetched <- fetchedMsg{pr: pr, km: km}:
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
+type fetchedMsg struct {
+	pr *partReader
+	km kafka.Message
+}
+
+// startReader starts reading partition p at offset, which may be
+// kafka.FirstOffset.
+func (s *subscription) startReader(ctx context.Context, p int, offset int64) *partReader {
+	cfg := s.b.cfg
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        s.b.brokers,
+		Topic:          s.topic,
+		Partition:      p,
+		MinBytes:       1,
+		MaxBytes:       10e6,
+		MaxWait:        cfg.maxWait,
+		ReadBackoffMin: 10 * cfg.maxWait / 50,
+		ReadBackoffMax: cfg.maxWait,
+	})
+	rctx, cancel := context.WithCancel(ctx)
+	pr := &partReader{r: r, cancel: cancel}
+	if err := r.SetOffset(offset); err != nil { // only fails for group readers
+		cancel()
+		s.fail.Do(func() { close(s.failed) })
+	}
+	s.wg.Add(1)
+	go s.read(rctx, pr)
+	return pr
+}
+
 // commit sends the pump's batches of offsets, one request at a time, so a
 // slow commit batches the acks that arrive meanwhile instead of queueing a
-// request per ack. base carries no cancellation: each request is bounded by
-// WriteTimeout instead.
-func (s *subscription) commit(base context.Context) {
-	defer close(s.results)
-	for msgs := range s.commits {
-		ctx, cancel := context.WithTimeout(base, s.b.cfg.writeTimeout)
-		err := s.r.CommitMessages(ctx, msgs...)
-		cancel()
-		s.results <- commitResult{msgs: msgs, err: err}
+// request per ack. Each request is bounded by WriteTimeout (the group's
+// coordinator timeout).
+func (s *subscription) commit() {
+	defer s.wg.Done()
+	for req := range s.commits {
+		err := req.gen.CommitOffsets(map[string]map[int]int64{s.topic: req.offsets})
+		s.results <- commitResult{commitReq: req, err: err}
 	}
 }
 
@@ -146,13 +260,15 @@ const (
 	done                     // acked or dropped, waiting for the entries before it
 )
 
-// partQueue is a partition's window: entries from the oldest one not done,
-// in offset order. Only its done prefix is ever committed, so a commit
-// never passes an unsettled or requeued message.
+// partQueue is an assigned partition's window: entries from the oldest one
+// not done, in offset order. Only its done prefix is ever committed, so a
+// commit never passes an unsettled or requeued message.
 type partQueue struct {
-	entries []*entry
-	out     int   // entries handed out and unsettled
-	last    int64 // highest offset queued, to drop refetches after a rebalance
+	entries   []*entry
+	out       int   // entries handed out and unsettled
+	last      int64 // highest offset queued
+	committed int64 // the group's offset to resume from, as far as this member knows
+	pr        *partReader
 }
 
 // next returns the partition's next entry to hand out, if it may go now:
@@ -175,65 +291,129 @@ func (pq *partQueue) next(limit int, keysOut map[string]int) *entry {
 	return nil
 }
 
-// pump owns all subscription state: it hands out deliveries, takes
-// settles, and decides what to commit.
+// pump owns all subscription state: it hands out deliveries of the
+// partitions the current generation assigns, takes settles, and decides
+// what to commit through which generation.
 func (s *subscription) pump(ctx context.Context) {
 	defer s.b.subs.Done()
 	defer close(s.out)
 
 	cfg := s.b.cfg
+	var gen *kafka.Generation // nil between generations: nothing is handed out
 	parts := map[int]*partQueue{}
-	var order []int // partitions in the order first seen, for round robin
+	var order []int // assigned partitions, for round robin
 	rr := 0
 	keysOut := map[string]int{}
 	buffered := 0
-	toCommit := map[int]kafka.Message{} // per partition: the last done entry not yet committed
-	committing := false                 // a batch is with the committer
-	var wait <-chan time.Time           // CommitInterval after the last commit
+	toCommit := map[int]int64{} // per partition: the offset after the done prefix, not yet committed
+	committing := false         // a batch is with the committer
+	var wait <-chan time.Time   // CommitInterval after the last commit
 	var pending *entry
 	var pendingD *delivery
 
 	sendCommit := func() {
-		msgs := make([]kafka.Message, 0, len(toCommit))
-		for p, km := range toCommit {
-			msgs = append(msgs, km)
+		offsets := make(map[int]int64, len(toCommit))
+		for p, off := range toCommit {
+			offsets[p] = off
 			delete(toCommit, p)
 		}
-		s.commits <- msgs
+		s.commits <- commitReq{gen: gen, offsets: offsets}
 		committing = true
 	}
 	commitResultIn := func(res commitResult) {
 		committing = false
 		if res.err != nil {
+			if res.gen != gen {
+				// Only the generation that owned the partitions may
+				// commit them; the next one's assignment says where the
+				// group resumes.
+				return
+			}
 			// Not committed: keep the offsets unless a later one is
 			// already waiting, and try again after a pause.
-			for _, km := range res.msgs {
-				if cur, ok := toCommit[km.Partition]; !ok || cur.Offset < km.Offset {
-					toCommit[km.Partition] = km
+			for p, off := range res.offsets {
+				if cur, ok := toCommit[p]; !ok || cur < off {
+					toCommit[p] = off
 				}
 			}
 			wait = time.After(max(cfg.commitEvery, 100*time.Millisecond))
 			return
 		}
+		for p, off := range res.offsets {
+			if pq := parts[p]; pq != nil && pq.committed < off {
+				pq.committed = off
+			}
+		}
 		if cfg.commitEvery > 0 {
 			wait = time.After(cfg.commitEvery)
 		}
 	}
-
-	var spare []settleReq
-	apply := func(req settleReq) {
-		e := req.d.e
-		if e.state != out || e.d != req.d {
-			return
-		}
-		pq := parts[e.km.Partition]
-		pq.out--
+	keyDone := func(e *entry) {
 		if len(e.km.Key) > 0 {
 			k := string(e.km.Key)
 			if keysOut[k]--; keysOut[k] == 0 {
 				delete(keysOut, k)
 			}
 		}
+	}
+	// revoke drops a partition this member no longer owns: its unsettled
+	// deliveries can no longer be settled, and nothing of it is committed.
+	revoke := func(p int, pq *partQueue) {
+		s.mu.Lock()
+		for _, e := range pq.entries {
+			if e.state == out {
+				e.d.revoked = true
+				keyDone(e)
+			}
+		}
+		s.mu.Unlock()
+		buffered -= len(pq.entries)
+		pq.pr.cancel()
+		delete(toCommit, p)
+		delete(parts, p)
+	}
+	// assign takes a new generation: a partition stays as it is when the
+	// group resumes it where this member's window starts (nobody else
+	// committed it since); any other is revoked, or read afresh.
+	assign := func(g *kafka.Generation) {
+		assigned := map[int]int64{}
+		for _, a := range g.Assignments[s.topic] {
+			assigned[a.ID] = a.Offset
+		}
+		kept := order[:0]
+		for _, p := range order {
+			pq := parts[p]
+			if off, ok := assigned[p]; ok && off == pq.committed {
+				kept = append(kept, p)
+				delete(assigned, p)
+				continue
+			}
+			revoke(p, pq)
+		}
+		order = kept
+		added := make([]int, 0, len(assigned))
+		for p := range assigned {
+			added = append(added, p)
+		}
+		slices.Sort(added)
+		for _, p := range added {
+			off := assigned[p]
+			parts[p] = &partQueue{last: -1, committed: off, pr: s.startReader(ctx, p, off)}
+			order = append(order, p)
+		}
+		rr = 0
+		gen = g
+	}
+
+	var spare []settleReq
+	apply := func(req settleReq) {
+		e := req.d.e
+		if req.d.revoked || e.state != out || e.d != req.d {
+			return
+		}
+		pq := parts[e.km.Partition]
+		pq.out--
+		keyDone(e)
 		e.d = nil
 		if !req.advance {
 			e.state = queued // the first queued entry: it goes again first
@@ -245,7 +425,7 @@ func (s *subscription) pump(ctx context.Context) {
 			n++
 		}
 		if n > 0 {
-			toCommit[e.km.Partition] = pq.entries[n-1].km
+			toCommit[e.km.Partition] = pq.entries[n-1].km.Offset + 1
 			clear(pq.entries[:n])
 			pq.entries = pq.entries[n:]
 			buffered -= n
@@ -253,27 +433,27 @@ func (s *subscription) pump(ctx context.Context) {
 	}
 
 	defer func() {
-		s.cancel()
+		s.cancel()                                     // stops join and the partition readers
 		for _, req := range s.takeSettles(nil, true) { // later ones are revoked
 			apply(req)
 		}
 		if committing {
 			commitResultIn(<-s.results)
 		}
-		if len(toCommit) > 0 {
+		if gen != nil && len(toCommit) > 0 {
 			// The final commit: what was acked is committed before the
 			// channel closes, so the next member of the group starts after it.
 			sendCommit()
 			<-s.results
 		}
 		close(s.commits)
-		for range s.fetched { // let fetch exit before closing the reader
-		}
-		_ = s.r.Close()
+		close(s.quit)
+		_ = s.cg.Close() // leaves the group; it reports no error
+		s.wg.Wait()
 	}()
 
 	for {
-		if pending == nil {
+		if pending == nil && gen != nil {
 			for i := range order {
 				p := order[(rr+i)%len(order)]
 				if e := parts[p].next(cfg.maxInFlight, keysOut); e != nil {
@@ -292,7 +472,7 @@ func (s *subscription) pump(ctx context.Context) {
 		if buffered >= cfg.maxBuffered {
 			fetched = nil
 		}
-		if !committing && wait == nil && len(toCommit) > 0 {
+		if !committing && wait == nil && len(toCommit) > 0 && gen != nil {
 			sendCommit() // the committer is idle: this does not wait
 		}
 		select {
@@ -303,21 +483,13 @@ func (s *subscription) pump(ctx context.Context) {
 				keysOut[string(pending.km.Key)]++
 			}
 			pending, pendingD = nil, nil
-		case km, ok := <-fetched:
-			if !ok {
-				return
+		case fm := <-fetched:
+			pq := parts[fm.km.Partition]
+			if pq == nil || pq.pr != fm.pr || fm.km.Offset <= pq.last {
+				continue // from a revoked partition's reader
 			}
-			pq := parts[km.Partition]
-			if pq == nil {
-				pq = &partQueue{last: -1}
-				parts[km.Partition] = pq
-				order = append(order, km.Partition)
-			}
-			if km.Offset <= pq.last {
-				continue
-			}
-			pq.last = km.Offset
-			pq.entries = append(pq.entries, &entry{km: km})
+			pq.last = fm.km.Offset
+			pq.entries = append(pq.entries, &entry{km: fm.km})
 			buffered++
 		case <-s.settled:
 			q := s.takeSettles(spare, false)
@@ -329,6 +501,27 @@ func (s *subscription) pump(ctx context.Context) {
 			commitResultIn(res)
 		case <-wait:
 			wait = nil
+		case g := <-s.gens:
+			pending, pendingD = nil, nil
+			assign(g)
+		case end := <-s.ends:
+			if end.gen == gen {
+				// Hand out nothing more until the next generation says
+				// which partitions are still this member's, and commit
+				// what is settled while this generation still may.
+				pending, pendingD = nil, nil
+				if committing {
+					commitResultIn(<-s.results)
+				}
+				if len(toCommit) > 0 {
+					sendCommit()
+					commitResultIn(<-s.results)
+				}
+				gen = nil
+			}
+			close(end.done)
+		case <-s.failed:
+			return
 		case <-ctx.Done():
 			return
 		case <-s.b.done:
@@ -344,6 +537,7 @@ type delivery struct {
 	km      kafka.Message
 	msg     *bus.Message
 	settled atomic.Bool
+	revoked bool // set by the pump, under s.mu, when its partition is revoked
 }
 
 var _ bus.Delivery = (*delivery)(nil)
@@ -366,17 +560,17 @@ func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
 func (d *delivery) Nack(ctx context.Context, requeue bool) error { return d.settle(ctx, !requeue) }
 
 func (d *delivery) settle(ctx context.Context, advance bool) error {
+	// Before claiming the delivery: a settle that fails here leaves it
+	// unsettled for the caller to try again.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("kafkabus: settle %s/%d@%d: %w", d.km.Topic, d.km.Partition, d.km.Offset, err)
+	}
 	if !d.settled.CompareAndSwap(false, true) {
 		return bus.ErrAlreadySettled
 	}
-	if err := ctx.Err(); err != nil {
-		// Not settled: the caller may try again.
-		d.settled.Store(false)
-		return fmt.Errorf("kafkabus: settle %s/%d@%d: %w", d.km.Topic, d.km.Partition, d.km.Offset, err)
-	}
 	s := d.s
 	s.mu.Lock()
-	if s.stopped {
+	if s.stopped || d.revoked {
 		s.mu.Unlock()
 		return ErrRevoked
 	}
