@@ -177,7 +177,8 @@ func (s *subscription) pump(ctx context.Context) {
 	defer func() {
 		s.cancel()
 		close(s.done)
-		for range s.fetched { // let fetch exit
+		for m := range s.fetched { // let fetch exit; what it still sent goes back at once, not after AckWait
+			_ = m.Nak()
 		}
 		for _, kq := range keys {
 			if kq.timer != nil {
