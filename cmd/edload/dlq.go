@@ -13,8 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness/env"
@@ -191,16 +189,7 @@ func dlqRedrive(ctx context.Context, f *dlqFlags, stdout io.Writer) error {
 		return err
 	}
 	defer func() { _ = b.Close() }()
-	var pub bus.Publisher = b
-	if nb, ok := b.(*natsbus.Bus); ok {
-		np, nerr := newNATSRepublisher(f, nb)
-		if nerr != nil {
-			return nerr
-		}
-		defer func() { _ = np.Close() }()
-		pub = np
-	}
-	rep, err := bus.Redrive(ctx, b, pub, f.topic, f.group, f.options()...)
+	rep, err := bus.Redrive(ctx, b, b, f.topic, f.group, f.options()...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -335,71 +324,4 @@ func openDLQBus(ctx context.Context, f *dlqFlags) (bus.Bus, error) {
 		return nil, &envError{err}
 	}
 	return b, nil
-}
-
-// natsRepublisher publishes redriven messages to NATS JetStream and fails
-// any the stream drops as a duplicate. natsbus sends the message ID as
-// Nats-Msg-Id, so a redrive within the stream's duplicate window (2 min by
-// default) of the original publish is acknowledged but not stored:
-// through natsbus.Publish Redrive would then ack the DLQ entry and the
-// message would be gone from both topics. A failed publish instead leaves
-// the entry in the DLQ for a redrive after the window.
-type natsRepublisher struct {
-	b  *natsbus.Bus
-	nc *nats.Conn
-	js jetstream.JetStream
-}
-
-func newNATSRepublisher(f *dlqFlags, b *natsbus.Bus) (*natsRepublisher, error) {
-	_, u, err := dlqAddress(f)
-	if err != nil {
-		return nil, err
-	}
-	nc, err := nats.Connect(u)
-	if err != nil {
-		return nil, &envError{err}
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, &envError{err}
-	}
-	return &natsRepublisher{b: b, nc: nc, js: js}, nil
-}
-
-// Close closes its own connection; the natsbus.Bus is the caller's.
-func (p *natsRepublisher) Close() error {
-	p.nc.Close()
-	return nil
-}
-
-// Publish sends each message as natsbus would. Where the topic has no
-// stream yet nothing can be a duplicate, so natsbus creates it.
-func (p *natsRepublisher) Publish(ctx context.Context, msgs ...*bus.Message) error {
-	for _, m := range msgs {
-		if _, err := p.js.StreamNameBySubject(ctx, p.b.Subject(m.Topic)); err != nil {
-			if err := p.b.Publish(ctx, m); err != nil {
-				return err
-			}
-			continue
-		}
-		h := nats.Header{}
-		for k, v := range m.Headers {
-			if k != natsbus.HeaderKey && k != jetstream.MsgIDHeader {
-				h.Set(k, v)
-			}
-		}
-		h.Set(jetstream.MsgIDHeader, m.ID)
-		if m.Key != "" {
-			h.Set(natsbus.HeaderKey, m.Key)
-		}
-		ack, err := p.js.PublishMsg(ctx, &nats.Msg{Subject: p.b.Subject(m.Topic), Data: m.Payload, Header: h})
-		if err != nil {
-			return fmt.Errorf("natsbus: publish %s: %w", m.ID, err)
-		}
-		if ack.Duplicate {
-			return fmt.Errorf("JetStream dropped %s as a duplicate of the original on %s (same Nats-Msg-Id within the stream's duplicate window): retry once the window has passed", m.ID, m.Topic)
-		}
-	}
-	return nil
 }

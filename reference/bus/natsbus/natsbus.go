@@ -21,6 +21,15 @@ import (
 // in jetstream.MsgIDHeader (Nats-Msg-Id), so JetStream deduplicates on it.
 const HeaderKey = "edkit-key"
 
+// HeaderID carries bus.Message.ID when Nats-Msg-Id must differ from it: a
+// message redriven from a dead-letter topic (bus.HeaderRedriven set) is
+// the same message by ID, but JetStream would drop it as a duplicate of the
+// original if it were republished within the stream's duplicate window —
+// acknowledged and not stored, so the redrive would remove it from the DLQ
+// and lose it. Its Nats-Msg-Id is therefore the ID plus the redrive count,
+// which keeps a retried redrive idempotent too.
+const HeaderID = "edkit-id"
+
 // Option configures a Bus.
 type Option func(*config)
 
@@ -372,13 +381,17 @@ func outcomeUnknown(err error) bool {
 func (b *Bus) toNATS(m *bus.Message) *nats.Msg {
 	h := nats.Header{}
 	for k, v := range m.Headers {
-		if k == HeaderKey || k == jetstream.MsgIDHeader {
+		if k == HeaderKey || k == jetstream.MsgIDHeader || k == HeaderID {
 			continue
 		}
 		h[k] = []string{v}
 	}
 	if m.ID != "" {
 		h[jetstream.MsgIDHeader] = []string{m.ID}
+		if n := m.Header(bus.HeaderRedriven); n != "" {
+			h[jetstream.MsgIDHeader] = []string{m.ID + "#redriven-" + n}
+			h[HeaderID] = []string{m.ID}
+		}
 	}
 	if m.Key != "" {
 		h[HeaderKey] = []string{m.Key}
@@ -395,6 +408,10 @@ func fromNATS(topic string, h nats.Header, data []byte) *bus.Message {
 		}
 		switch k {
 		case jetstream.MsgIDHeader:
+			if m.ID == "" {
+				m.ID = vs[0]
+			}
+		case HeaderID:
 			m.ID = vs[0]
 		case HeaderKey:
 			m.Key = vs[0]

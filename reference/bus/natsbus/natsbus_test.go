@@ -416,3 +416,40 @@ func TestPerKeyOrderAcrossNacks(t *testing.T) {
 	}
 	t.Logf("acked %d in per-key order with %d nacks", acked, nacks)
 }
+
+// TestRedrivenMessageIsNotADuplicate republishes a message as bus.Redrive
+// does (same ID, HeaderRedriven set) inside the stream's duplicate window:
+// it must be stored and delivered with the original ID, while a retry of
+// that same redrive is still deduplicated.
+func TestRedrivenMessageIsNotADuplicate(t *testing.T) {
+	ctx := bustest.Context(t, 30*time.Second)
+	b := newBus(t)
+	topic := bustest.Topic(t, "redrive")
+	orig := &bus.Message{ID: "r-1", Topic: topic, Key: "k", Payload: []byte("p")}
+	redriven := orig.Clone()
+	redriven.SetHeader(bus.HeaderRedriven, "1")
+	for _, m := range []*bus.Message{orig, redriven, redriven.Clone()} {
+		if err := b.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, err := b.Subscribe(ctx, topic, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", "1"} {
+		d := bustest.Next(ctx, t, ch)
+		m := d.Message()
+		if m.ID != "r-1" || m.Key != "k" || m.Header(bus.HeaderRedriven) != want || m.Header(natsbus.HeaderID) != "" {
+			t.Fatalf("delivery %d: %+v, want ID r-1 with redriven %q and no %s header", i, m, want, natsbus.HeaderID)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case d := <-ch:
+		t.Fatalf("a retried redrive was stored again: %+v", d.Message())
+	case <-time.After(time.Second):
+	}
+}
