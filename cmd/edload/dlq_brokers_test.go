@@ -31,7 +31,7 @@ const dlqGroup = "edkit-dlq-redrive"
 func startBroker(t *testing.T, kind env.Kind, name string, prov env.ProviderName, p env.Provider) env.Endpoint {
 	t.Helper()
 	if err := p.Supports(kind); err != nil {
-		t.Skipf("%s %s unavailable here: %v", prov, kind, err)
+		t.Fatalf("%s %s cannot start: %v", prov, kind, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

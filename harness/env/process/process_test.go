@@ -59,7 +59,7 @@ func testLifecycle(t *testing.T, kind env.Kind) { //nolint:thelper // the test b
 	var logs bytes.Buffer
 	p := process.New(process.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), process.Verbose())
 	if err := p.Supports(kind); err != nil {
-		t.Skipf("cannot run %s here: %v", kind, err)
+		t.Fatalf("cannot run %s: %v", kind, err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
@@ -422,7 +422,7 @@ func TestCrashedParentLeaksNothing(t *testing.T) {
 		os.Exit(3) // no Close: a crash
 	}
 	if err := process.New().Supports(env.KindRedis); err != nil {
-		t.Skipf("cannot run redis here: %v", err)
+		t.Fatalf("cannot run redis: %v", err)
 	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrashedParentLeaksNothing$")
 	cmd.Env = append(os.Environ(), "EDKIT_PROCESS_CRASH=1")
@@ -476,7 +476,7 @@ func orphansMentioning(t *testing.T, dir string) []envtest.Proc {
 func TestCloseWhilePaused(t *testing.T) {
 	p := process.New()
 	if err := p.Supports(env.KindRedis); err != nil {
-		t.Skipf("cannot run redis here: %v", err)
+		t.Fatalf("cannot run redis: %v", err)
 	}
 	in, err := p.StartInstance(t.Context(), env.ComponentSpec{Kind: env.KindRedis, Provider: env.Process})
 	if err != nil {
@@ -501,7 +501,7 @@ func TestCloseWhilePaused(t *testing.T) {
 // lets it back, and the provider's capabilities are still found through As.
 func TestProxiedProcess(t *testing.T) {
 	if err := process.New().Supports(env.KindRedis); err != nil {
-		t.Skipf("redis-server cannot run here: %v", err)
+		t.Fatalf("redis-server cannot run: %v", err)
 	}
 	ctx := t.Context()
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{{Kind: env.KindRedis, Provider: env.Process, Proxied: true}}},

@@ -241,7 +241,7 @@ func TestPublishWithoutConfirmIsOutcomeUnknown(t *testing.T) {
 	b := newBus(t)
 	pauser, ok := rabbit.(env.Pauser)
 	if !ok {
-		t.Skip("the rabbitmq handle cannot pause")
+		t.Fatal("the rabbitmq handle cannot pause")
 	}
 	topic := bustest.Topic(t, "t")
 	// Warm up: the exchange is declared and a confirm channel pooled, so
@@ -275,7 +275,7 @@ func TestReconnectAfterKill(t *testing.T) {
 	restarter, rok := rabbit.(env.Restarter)
 	pauser, pok := rabbit.(env.Pauser)
 	if !kok || !rok || !pok {
-		t.Skip("the rabbitmq handle cannot pause, kill and restart")
+		t.Fatal("the rabbitmq handle cannot pause, kill and restart")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

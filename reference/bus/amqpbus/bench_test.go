@@ -31,7 +31,7 @@ var benchBatches = []int{1, 100}
 func benchBus(b *testing.B, suffix string) (*amqpbus.Bus, string) {
 	b.Helper()
 	if rabbitURL == "" {
-		b.Skip(rabbitSkip)
+		b.Fatal(rabbitDown)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

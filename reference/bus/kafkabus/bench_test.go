@@ -31,7 +31,7 @@ func benchBrokers(b *testing.B) []string {
 	b.Helper()
 	e, err := embedded.StartKafka(context.Background())
 	if err != nil {
-		b.Skipf("embedded kafka cannot start here: %v", err)
+		b.Fatalf("embedded kafka cannot start: %v", err)
 	}
 	b.Cleanup(func() { _ = e.Close() })
 	return e.Component("kafka").Endpoint().Addrs

@@ -19,7 +19,7 @@ import (
 )
 
 // natsURL is the embedded JetStream server shared by the package's tests;
-// empty when it could not start (the tests then skip).
+// empty when it could not start (the tests then fail, saying why).
 var natsURL string
 
 var startErr error
@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 func url(t *testing.T) string {
 	t.Helper()
 	if natsURL == "" {
-		t.Skipf("embedded nats cannot start here: %v", startErr)
+		t.Fatalf("embedded nats cannot start: %v", startErr)
 	}
 	return natsURL
 }
@@ -337,7 +337,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestPublishToStoppedServerIsOutcomeUnknown(t *testing.T) {
-	url(t) // skip where embedded NATS cannot start
+	url(t) // fails where embedded NATS could not start
 	ctx := bustest.Context(t, 30*time.Second)
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{
 		{Kind: env.KindNATS, Provider: env.Embedded},
@@ -358,7 +358,7 @@ func TestPublishToStoppedServerIsOutcomeUnknown(t *testing.T) {
 	}
 	stopper, ok := c.(env.Stopper)
 	if !ok {
-		t.Skip("embedded nats handle cannot stop")
+		t.Fatal("embedded nats handle cannot stop")
 	}
 	if err := stopper.Stop(ctx); err != nil {
 		t.Fatal(err)

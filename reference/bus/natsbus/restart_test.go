@@ -22,7 +22,7 @@ import (
 // this run cannot tell sync from no sync — what it checks is the client:
 // reconnecting, reporting in-flight publishes as outcome unknown.
 func TestRestartNoLoss(t *testing.T) {
-	url(t) // skip, saying why, where embedded NATS cannot start
+	url(t) // fails, saying why, where embedded NATS could not start
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{{Kind: env.KindNATS, Provider: env.Embedded,

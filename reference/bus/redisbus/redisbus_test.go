@@ -20,9 +20,9 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus/redisbus"
 )
 
-// addr is the Redis server shared by every test in this binary; skipWhy
+// addr is the Redis server shared by every test in this binary; downWhy
 // says why there is none.
-var addr, skipWhy string
+var addr, downWhy string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -34,9 +34,9 @@ func run(m *testing.M) int {
 	p := process.New()
 	var in *process.Instance
 	if err := p.Supports(env.KindRedis); err != nil {
-		skipWhy = err.Error()
+		downWhy = err.Error()
 	} else if in, err = p.StartInstance(ctx, env.ComponentSpec{Kind: env.KindRedis, Provider: env.Process, Durable: true}); err != nil {
-		skipWhy = "redis-server did not start: " + err.Error()
+		downWhy = "redis-server did not start: " + err.Error()
 	} else {
 		addr = in.Endpoint().Addrs[0]
 	}
@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 func server(t *testing.T) string {
 	t.Helper()
 	if addr == "" {
-		t.Skipf("no redis-server here: %s", skipWhy)
+		t.Fatalf("redis-server cannot run: %s", downWhy)
 	}
 	return addr
 }

@@ -23,7 +23,7 @@ import (
 // kernel's page cache, so it cannot tell appendfsync always from everysec:
 // only a machine crash could.
 func TestRestartNoLoss(t *testing.T) {
-	server(t) // skip, saying why, where redis-server cannot run
+	server(t) // fails, saying why, where redis-server could not start
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	in, err := process.New().StartInstance(ctx, env.ComponentSpec{Kind: env.KindRedis, Provider: env.Process, Durable: true})

@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 // (1, then 2 after a requeue) does not break it.
 func TestSignatureSurvivesNATSRedelivery(t *testing.T) {
 	if natsURL == "" {
-		t.Skipf("embedded nats cannot start here: %v", startErr)
+		t.Fatalf("embedded nats cannot start: %v", startErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

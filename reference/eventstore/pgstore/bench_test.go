@@ -46,7 +46,7 @@ func BenchmarkAppend(b *testing.B) {
 func benchStore(b *testing.B, opts ...pgstore.Option) *pgstore.Store {
 	b.Helper()
 	if pgURL == "" {
-		b.Skip(pgSkipWhy)
+		b.Fatal(pgDownWhy)
 	}
 	name := freshSchema(b)
 	ctx := context.Background()
