@@ -147,3 +147,42 @@ func (s *Subscription) Err() error {
 	}
 	return s.err()
 }
+
+// PollFeed is for backends: the catch-up-then-live loop of a subscription
+// over a store that can read a batch after a cursor and signal new writes.
+// read returns the events to send after cursor next, the cursor to go on
+// from, and a channel closed by the next write, taken before the read so a
+// write in between is never missed; an error ends the loop (ErrClosed when
+// the store closed). PollFeed sends each batch to out, waits on wake when
+// the cursor did not move, and returns when ctx is done, done (the store's
+// close) is closed, or read fails.
+func PollFeed(ctx context.Context, done <-chan struct{}, next uint64,
+	read func(next uint64) (batch []event.Envelope, after uint64, wake <-chan struct{}, err error),
+	out chan<- event.Envelope) error {
+	for {
+		batch, after, wake, err := read(next)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-done:
+				return ErrClosed
+			}
+		}
+		if after != next {
+			next = after
+			continue
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			return ErrClosed
+		}
+	}
+}

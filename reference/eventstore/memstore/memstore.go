@@ -303,40 +303,19 @@ func (s *Store) subscribe(ctx context.Context, batch func(next uint64) ([]event.
 	}, s.subs.Done), nil
 }
 
-// feed delivers batches from cursor next until ctx is done or the store
-// closes, and returns which of the two happened.
+// feed delivers batches from cursor next, each read under the read lock
+// together with the channel the next append closes, until ctx is done or
+// the store closes.
 func (s *Store) feed(ctx context.Context, next uint64, batchFn func(uint64) ([]event.Envelope, uint64), out chan<- event.Envelope) error {
-	for {
+	return eventstore.PollFeed(ctx, s.done, next, func(next uint64) ([]event.Envelope, uint64, <-chan struct{}, error) {
 		s.mu.RLock()
+		defer s.mu.RUnlock()
 		if s.closed {
-			s.mu.RUnlock()
-			return eventstore.ErrClosed
+			return nil, next, nil, eventstore.ErrClosed
 		}
 		batch, after := batchFn(next)
-		wake := s.notify
-		s.mu.RUnlock()
-
-		for _, e := range batch {
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-s.done:
-				return eventstore.ErrClosed
-			}
-		}
-		if after != next {
-			next = after
-			continue
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return eventstore.ErrClosed
-		}
-	}
+		return batch, after, s.notify, nil
+	}, out)
 }
 
 // SetStreamMetadata implements eventstore.Store.

@@ -278,38 +278,20 @@ func (s *Store) subscribe(ctx context.Context, from uint64, batch batchFunc) (*e
 }
 
 // feed delivers batches from cursor next until ctx is done, the store
-// closes or a read fails, and returns which of these happened.
+// closes or a read fails. The wake channel is taken before the synced
+// watermark is read, so a commit in between closes it.
 func (s *Store) feed(ctx context.Context, next uint64, batchFn batchFunc, out chan<- event.Envelope) error {
-	for {
+	return eventstore.PollFeed(ctx, s.done, next, func(next uint64) ([]event.Envelope, uint64, <-chan struct{}, error) {
 		s.mu.RLock()
 		closed, synced, wake := s.closed, s.synced, s.notify
 		s.mu.RUnlock()
 		if closed {
-			return eventstore.ErrClosed
+			return nil, next, nil, eventstore.ErrClosed
 		}
 		batch, after, err := batchFn(next, synced)
 		if err != nil {
-			return fmt.Errorf("pebblestore: subscription: %w", err)
+			return nil, next, nil, fmt.Errorf("pebblestore: subscription: %w", err)
 		}
-		for _, e := range batch {
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-s.done:
-				return eventstore.ErrClosed
-			}
-		}
-		if after != next {
-			next = after
-			continue
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return eventstore.ErrClosed
-		}
-	}
+		return batch, after, wake, nil
+	}, out)
 }
