@@ -26,8 +26,15 @@ lint: vet
 vet:
 	$(GO) vet $(PKGS)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+# The benchmarks' outside baselines: redis-benchmark comes with deps'
+# redis-server; natscli (`nats bench`) is built from the Go module proxy
+# into bin/ at a pinned version and put first on PATH.
+NATSCLI_VERSION := v0.5.0
+bin/nats:
+	GOFLAGS= GOBIN=$(CURDIR)/bin $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+bench: deps bin/nats
+	PATH=$(CURDIR)/bin:$$PATH $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # Debian packages the process provider runs and `make images` needs;
 # installs only what is missing. Services are never started by it: the

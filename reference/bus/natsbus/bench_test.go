@@ -2,8 +2,14 @@ package natsbus_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +124,65 @@ func BenchmarkBarePublish(b *testing.B) {
 			bustest.ReportRate(b, b.N)
 		})
 	}
+}
+
+// BenchmarkNatsBench runs natscli's `nats bench js pub` against the same
+// embedded server and a stream created as natsbus creates it, publishing
+// b.N 256-byte messages with a Nats-Msg-Id and the key header from one
+// client — `sync` (one publish, one PubAck) for batch=1, `async --batch
+// 100` for batch=100 — and reports nats bench's own rate. It fails when
+// the nats CLI is missing: `make bench` installs a pinned natscli into
+// bin/ and puts it on PATH.
+func BenchmarkNatsBench(b *testing.B) {
+	tool, err := exec.LookPath("nats")
+	if err != nil {
+		b.Fatal("the nats CLI (natscli) is not on PATH: `make bench` installs it into bin/")
+	}
+	for _, n := range benchBatches {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			bb := benchBus(b)
+			topic := bustest.Topic(b, "natsbench")
+			bareJS(b, bb, topic)
+			out := filepath.Join(b.TempDir(), "bench.csv")
+			args := []string{"bench", "js", "pub", "sync"}
+			if n > 1 {
+				args = []string{"bench", "js", "pub", "async", "--batch", strconv.Itoa(n)}
+			}
+			args = append(args, bb.Subject(topic), "-s", natsURL, "--stream", bb.StreamName(topic),
+				"--dedup", "-H", natsbus.HeaderKey+":k1", "--size", strconv.Itoa(benchPayload),
+				"--msgs", strconv.Itoa(b.N), "--clients", "1", "--no-progress", "--csv", out)
+			cmd := exec.CommandContext(context.Background(), tool, args...)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%s: %v\n%s", cmd, err, msg)
+			}
+			rate, err := natsBenchRate(out)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(rate, "msgs/s")
+		})
+	}
+}
+
+// natsBenchRate reads the MsgsPerSec column of a nats bench CSV file's
+// first client row.
+func natsBenchRate(path string) (float64, error) {
+	f, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(f))).ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("nats bench csv %s: %w", path, err)
+	}
+	if len(rows) < 2 {
+		return 0, fmt.Errorf("nats bench csv %s: no data rows in %q", path, f)
+	}
+	col := slices.Index(rows[0], "MsgsPerSec")
+	if col < 0 || len(rows[1]) <= col {
+		return 0, fmt.Errorf("nats bench csv %s: no MsgsPerSec column in %q", path, f)
+	}
+	return strconv.ParseFloat(rows[1][col], 64)
 }
 
 // prefill publishes n messages to a new topic, untimed.

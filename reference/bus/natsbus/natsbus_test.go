@@ -3,6 +3,7 @@ package natsbus_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -24,13 +25,19 @@ var natsURL string
 
 var startErr error
 
+// durable is on for the tests (restart and loss cases need fsync per
+// write); benchmarks may turn it off to measure the client's CPU cost
+// rather than the disk: go test -bench ... -args -durable=false.
+var durable = flag.Bool("durable", true, "embedded JetStream server fsyncs every write (SyncAlways)")
+
 // TestMain starts one durable embedded NATS JetStream server for the whole
 // binary and closes it afterwards. The reference tree imports the harness
 // only from tests, to get a real broker.
 func TestMain(m *testing.M) {
+	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{
-		{Kind: env.KindNATS, Provider: env.Embedded, Durable: true},
+		{Kind: env.KindNATS, Provider: env.Embedded, Durable: *durable},
 	}}, env.WithProvider(embedded.New()))
 	cancel()
 	if err != nil {
