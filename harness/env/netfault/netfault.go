@@ -129,6 +129,14 @@ func (p *Proxy) Timeout(d time.Duration) error {
 	return p.set("timeout", "upstream", map[string]int64{"timeout": d.Milliseconds()})
 }
 
+// DropReplies discards everything the upstream sends back while requests
+// still reach it: the server acts on each request and its reply is lost
+// in flight, as when a connection dies between the two. Connections stay
+// open (use Partition to cut them) until Clear.
+func (p *Proxy) DropReplies() error {
+	return p.set("timeout", "downstream", map[string]int64{"timeout": 0})
+}
+
 // ResetPeer resets (TCP RST) every connection as soon as the client sends
 // data on it, simulating a peer that crashes mid-conversation.
 func (p *Proxy) ResetPeer() error {

@@ -135,6 +135,51 @@ func TestToxics(t *testing.T) {
 	}
 }
 
+// TestDropReplies checks the lost-reply fault: the upstream receives the
+// request, the client never gets the answer.
+func TestDropReplies(t *testing.T) {
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer func() { _ = c.Close() }()
+		s := bufio.NewScanner(c)
+		for s.Scan() {
+			got <- s.Text()
+			if _, err := c.Write(append(s.Bytes(), '\n')); err != nil {
+				return
+			}
+		}
+	}()
+	ps := netfault.New()
+	t.Cleanup(func() { _ = ps.Close() })
+	p, err := ps.Front(context.Background(), "recorder", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.DropReplies(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(p.Addr(), time.Second); err == nil {
+		t.Fatal("the reply arrived through DropReplies")
+	}
+	select {
+	case line := <-got:
+		if line != "ping" {
+			t.Fatalf("upstream got %q, want ping", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+}
+
 func TestPartitionHeal(t *testing.T) {
 	p := front(t)
 	c, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", p.Addr())

@@ -15,14 +15,38 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/edkit-dev/edkit/reference/backoff"
 	"github.com/edkit-dev/edkit/reference/bus"
 )
 
-// leaseScript renews (IDLE 0) or releases (IDLE large) every entry the
-// consumer owns, atomically, so it never takes back an entry another member
-// has just reclaimed. With ARGV[5] = "1" a consumer owning nothing is
-// deleted, which is only safe when nothing can be handed to it any more.
-var leaseScript = redis.NewScript(`
+// renewScript renews (IDLE 0) the entries in ARGV[3..] that are still
+// pending for consumer ARGV[2], atomically, so it neither takes back an
+// entry another member has just reclaimed nor renews an entry the
+// subscription never received: an entry whose XREADGROUP reply was lost
+// (a broker restart closing the connection mid-reply) sits in this
+// consumer's pending list unseen, and renewing it would strand it there
+// for the subscription's whole life.
+var renewScript = redis.NewScript(`
+local ids = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #p == 1 then ids[#ids+1] = ARGV[i] end
+end
+if #ids == 0 then return 0 end
+local args = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
+for _, id in ipairs(ids) do args[#args+1] = id end
+args[#args+1] = 'IDLE'
+args[#args+1] = 0
+args[#args+1] = 'JUSTID'
+redis.call(unpack(args))
+return #ids
+`)
+
+// releaseScript releases (IDLE large) every entry the consumer owns,
+// atomically, so it never touches an entry another member has just
+// reclaimed. With ARGV[4] = "1" a consumer owning nothing is deleted,
+// which is only safe when nothing can be handed to it any more.
+var releaseScript = redis.NewScript(`
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[3]), ARGV[2])
 if #p == 0 then
   if ARGV[5] == '1' then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) end
@@ -112,7 +136,6 @@ type subscription struct {
 	settles                     chan settleReq
 	done                        chan struct{} // closed when the pump stops
 	tokens                      chan struct{} // one per entry that may be held
-	claimCursor                 string
 	renewing                    sync.WaitGroup
 	mu                          sync.Mutex
 	held                        map[string]bool // stream IDs read and not yet settled
@@ -148,9 +171,9 @@ type settleReq struct {
 	advance bool // false: requeue at the head of its key
 }
 
-// renew keeps the subscription's own entries (queued or in a handler) from
-// looking idle to other members. It runs apart from fetch so a blocking
-// read never delays it.
+// renew keeps the entries the subscription holds (queued or in a handler)
+// from looking idle to other members. It runs apart from fetch so a
+// blocking read never delays it.
 func (s *subscription) renew(ctx context.Context) {
 	defer s.renewing.Done()
 	t := time.NewTicker(s.b.cfg.minIdle / 3)
@@ -158,77 +181,53 @@ func (s *subscription) renew(ctx context.Context) {
 	for {
 		select {
 		case <-t.C:
-			s.lease(ctx, 0, false)
+			s.renewHeld(ctx)
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// fetch reads new entries and reclaims idle ones, as many as there are
-// tokens.
+// fetch reads entries, as many as there are tokens, from three sources in
+// this order: the consumer's own pending entries it never received (after
+// a failed command, whose reply may have carried entries), entries idle
+// for MinIdle in any member's pending list, and new entries.
 func (s *subscription) fetch(ctx context.Context) {
 	defer close(s.fetched)
-	cfg := s.b.cfg
-	reclaimEvery := time.NewTicker(cfg.minIdle / 2)
-	defer reclaimEvery.Stop()
-	reclaimDue := true
-	s.claimCursor = "0-0"
+	src := sources{reclaimEvery: time.NewTicker(s.b.cfg.minIdle / 2), reclaimDue: true, claimCursor: "0-0"}
+	defer src.reclaimEvery.Stop()
 	credit := 0
-	backoff := 10 * time.Millisecond
+	retry := backoff.New(10*time.Millisecond, time.Second)
 	for {
 		if credit == 0 {
 			select {
 			case <-s.tokens:
 				credit = 1
-			case <-reclaimEvery.C:
-				reclaimDue = true
+			case <-src.reclaimEvery.C:
+				src.reclaimDue = true
 				continue
 			case <-ctx.Done():
 				return
 			}
 		}
-	more:
-		for int64(credit) < cfg.count {
-			select {
-			case <-s.tokens:
-				credit++
-			default:
-				break more
-			}
-		}
-		select {
-		case <-reclaimEvery.C:
-			reclaimDue = true
-		default:
-		}
-		var batch []*entry
-		var err error
-		if reclaimDue {
-			batch, err = s.reclaim(ctx, credit)
-			if err == nil && s.claimCursor == "0-0" {
-				reclaimDue = false
-			}
-		}
-		if err == nil && len(batch) == 0 {
-			batch, err = s.read(ctx, credit)
-		}
+		credit += s.moreTokens(int(s.b.cfg.count) - credit)
+		batch, err := s.next(ctx, &src, credit)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
+			// The reply of the failed command may have handed entries to
+			// this consumer that never arrived: look for them first.
+			src.recoverFrom = "0-0"
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
 				_ = s.b.ensureGroup(ctx, s.key, s.group) // the stream was deleted; start again
 			}
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if !retry.Sleep(ctx) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 10 * time.Millisecond
+		retry.Reset()
 		batch = s.hold(batch)
 		credit -= len(batch)
 		if len(batch) == 0 {
@@ -242,8 +241,53 @@ func (s *subscription) fetch(ctx context.Context) {
 	}
 }
 
+// moreTokens takes up to n more tokens without waiting.
+func (s *subscription) moreTokens(n int) int {
+	got := 0
+	for got < n {
+		select {
+		case <-s.tokens:
+			got++
+		default:
+			return got
+		}
+	}
+	return got
+}
+
+// sources is fetch's state: where its next entries come from.
+type sources struct {
+	recoverFrom  string // "": nothing to recover; else the next own pending ID to look at
+	reclaimEvery *time.Ticker
+	reclaimDue   bool
+	claimCursor  string
+}
+
+// next returns up to n entries from the first source that has any.
+func (s *subscription) next(ctx context.Context, src *sources, n int) ([]*entry, error) {
+	select {
+	case <-src.reclaimEvery.C:
+		src.reclaimDue = true
+	default:
+	}
+	if src.recoverFrom != "" {
+		batch, err := s.recoverOwn(ctx, src, n)
+		if err != nil || len(batch) > 0 {
+			return batch, err
+		}
+	}
+	if src.reclaimDue {
+		batch, err := s.reclaim(ctx, src, n)
+		if err != nil || len(batch) > 0 {
+			return batch, err
+		}
+	}
+	return s.read(ctx, n)
+}
+
 // hold drops entries the subscription already holds (reclaimed from
-// itself after a missed renewal) and records the rest.
+// itself after a missed renewal, or found again in its own pending list)
+// and records the rest.
 func (s *subscription) hold(batch []*entry) []*entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,6 +305,22 @@ func (s *subscription) unhold(id string) {
 	s.mu.Lock()
 	delete(s.held, id)
 	s.mu.Unlock()
+}
+
+func (s *subscription) heldIDs() []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]any, 0, len(s.held))
+	for id := range s.held {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (s *subscription) isHeld(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held[id]
 }
 
 func (s *subscription) read(ctx context.Context, n int) ([]*entry, error) {
@@ -283,25 +343,74 @@ func (s *subscription) read(ctx context.Context, n int) ([]*entry, error) {
 	return out, nil
 }
 
+// recoverOwn pages through this consumer's pending list (XREADGROUP from
+// an ID reads it instead of new entries) for entries it does not hold:
+// ones Redis handed it in a reply that was lost. Entries deleted or
+// trimmed since are acknowledged, as there is nothing left to deliver.
+func (s *subscription) recoverOwn(ctx context.Context, src *sources, n int) ([]*entry, error) {
+	page := max(int64(n), s.b.cfg.count)
+	for {
+		res, err := s.b.client.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: s.group, Consumer: s.consumer, Streams: []string{s.key, src.recoverFrom}, Count: page,
+		}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		var msgs []redis.XMessage
+		for _, st := range res {
+			msgs = append(msgs, st.Messages...)
+		}
+		if len(msgs) == 0 {
+			src.recoverFrom = "" // the whole list was looked at
+			return nil, nil
+		}
+		var live []redis.XMessage
+		for _, xm := range msgs {
+			if len(live) == n {
+				break
+			}
+			src.recoverFrom = xm.ID
+			switch {
+			case xm.Values == nil:
+				_ = s.b.client.XAck(ctx, s.key, s.group, xm.ID).Err() // gone; retried on the next recovery
+			case !s.isHeld(xm.ID):
+				live = append(live, xm)
+			}
+		}
+		if len(live) > 0 {
+			return s.withAttempts(ctx, live), nil
+		}
+	}
+}
+
 // reclaim takes over entries idle for MinIdle in any consumer's pending
-// list and reads their delivery counts.
-func (s *subscription) reclaim(ctx context.Context, n int) ([]*entry, error) {
+// list (its own included: one it never received and so never renewed).
+func (s *subscription) reclaim(ctx context.Context, src *sources, n int) ([]*entry, error) {
 	msgs, next, err := s.b.client.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 		Stream: s.key, Group: s.group, Consumer: s.consumer,
-		MinIdle: s.b.cfg.minIdle, Start: s.claimCursor, Count: int64(n),
+		MinIdle: s.b.cfg.minIdle, Start: src.claimCursor, Count: int64(n),
 	}).Result()
 	if err != nil {
 		return nil, err
 	}
-	s.claimCursor = next
+	src.claimCursor = next
+	if next == "0-0" {
+		src.reclaimDue = false // a full pass is done
+	}
 	var live []redis.XMessage
 	for _, xm := range msgs {
 		if xm.Values != nil { // nil: deleted or trimmed since it was read
 			live = append(live, xm)
 		}
 	}
+	return s.withAttempts(ctx, live), nil
+}
+
+// withAttempts makes entries of messages taken from a pending list, with
+// the delivery counts Redis keeps for them.
+func (s *subscription) withAttempts(ctx context.Context, live []redis.XMessage) []*entry {
 	if len(live) == 0 {
-		return nil, nil
+		return nil
 	}
 	counts := map[string]int{}
 	pend, err := s.b.client.XPendingExt(ctx, &redis.XPendingExtArgs{
@@ -317,21 +426,29 @@ func (s *subscription) reclaim(ctx context.Context, n int) ([]*entry, error) {
 	for i, xm := range live {
 		out[i] = newEntry(s.topic, xm, max(counts[xm.ID], 1))
 	}
-	return out, nil
+	return out
 }
 
-// lease renews (idle 0) or releases every entry this consumer owns.
-func (s *subscription) lease(ctx context.Context, idle time.Duration, deleteIfEmpty bool) {
-	del := "0"
-	if deleteIfEmpty {
-		del = "1"
+// renewHeld resets the idle time of the entries the subscription holds.
+// Best effort: a failed renewal only risks a duplicate delivery by another
+// member.
+func (s *subscription) renewHeld(ctx context.Context) {
+	ids := s.heldIDs()
+	if len(ids) == 0 {
+		return
 	}
+	args := append([]any{s.group, s.consumer}, ids...)
+	_ = renewScript.Run(ctx, s.b.client, []string{s.key}, args...).Err()
+}
+
+// release marks every entry this consumer owns as idle for a year, so the
+// next member reclaims them at once, and deletes the consumer when it
+// owns nothing. Best effort: a failed release only delays redelivery until
+// the entries are MinIdle old.
+func (s *subscription) release(ctx context.Context) {
 	limit := 2*s.b.cfg.maxInFlight + int(s.b.cfg.count)
-	// Best effort: a failed renewal only risks a duplicate delivery by
-	// another member, and a failed release only delays redelivery until
-	// the entries are MinIdle old.
-	_ = leaseScript.Run(ctx, s.b.client, []string{s.key},
-		s.group, s.consumer, limit, idle.Milliseconds(), del).Err()
+	_ = releaseScript.Run(ctx, s.b.client, []string{s.key},
+		s.group, s.consumer, limit, releasedIdle.Milliseconds(), "1").Err()
 }
 
 type keyQueue struct {
@@ -350,7 +467,7 @@ func (s *subscription) pump(ctx context.Context) {
 		s.renewing.Wait()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		s.lease(rctx, releasedIdle, true)
+		s.release(rctx)
 	}()
 
 	queues := map[string]*keyQueue{}
