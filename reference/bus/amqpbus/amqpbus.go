@@ -47,6 +47,7 @@ type config struct {
 	singleActive   bool
 	provision      []string
 	requeueWait    time.Duration
+	brokerRequeue  bool
 	dialTimeout    time.Duration
 	backoffMin     time.Duration
 	backoffMax     time.Duration
@@ -85,11 +86,23 @@ func ProvisionGroups(groups ...string) Option {
 	return func(c *config) { c.provision = append(c.provision, groups...) }
 }
 
+// BrokerRequeue makes Nack(requeue) return the message to the broker
+// (basic.nack requeue=true), so any member of the group may get it and a
+// quorum queue counts the attempt (its delivery-limit applies), instead of
+// the default requeue in place, where the subscription hands the message
+// out again itself. The subscription then holds the key's later messages
+// until the requeued one comes back, up to RequeueWait. On a quorum queue,
+// which puts a requeued message at the back, a key whose backlog fills the
+// prefetch window waits the whole RequeueWait on every requeue (measured
+// in doc.go): use it with classic queues, or with a prefetch above any
+// key's backlog.
+func BrokerRequeue() Option { return func(c *config) { c.brokerRequeue = true } }
+
 // RequeueWait bounds how long a subscription holds later messages of a key
-// after Nack(requeue), waiting for the requeued message to come back so it
-// is delivered first (default 5 s). It comes back at once with one member
-// per group; with several members it may go to another one, and then the
-// key resumes after this wait.
+// after a BrokerRequeue, waiting for the requeued message to come back so
+// it is delivered first (default 5 s). It comes back at once with one
+// member per group; with several members it may go to another one, and
+// then the key resumes after this wait.
 func RequeueWait(d time.Duration) Option { return func(c *config) { c.requeueWait = d } }
 
 // Reconnect sets the redial backoff after a lost connection (defaults

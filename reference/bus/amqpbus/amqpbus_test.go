@@ -46,11 +46,11 @@ func TestConformance(t *testing.T) {
 	// so the suite's groups are provisioned on first publish.
 	groups := amqpbus.ProvisionGroups(bustest.Groups()...)
 	// Members of a group compete for one queue, so order holds only within
-	// a subscription; a quorum queue puts a requeued message at the back
+	// a subscription; Nack(requeue) requeues in place on both queue types
 	// (see doc.go); prefetch (16) bounds the unacked deliveries.
 	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
 		f := bustest.Features{Name: "amqpbus-" + string(qt), PerKeyOrder: true,
-			RequeueInPlace: qt == amqpbus.Classic, MaxUnsettled: 16}
+			RequeueInPlace: true, MaxUnsettled: 16}
 		bustest.Run(t, f, func(t *testing.T) bus.Bus {
 			t.Helper()
 			b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, groups, amqpbus.WithQueueType(qt))
@@ -116,7 +116,7 @@ func TestBrokerRequeueOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.qt), func(t *testing.T) {
 			ctx := bustest.Context(t, 30*time.Second)
-			b := newBus(t, amqpbus.WithQueueType(tt.qt), amqpbus.Prefetch(1))
+			b := newBus(t, amqpbus.WithQueueType(tt.qt), amqpbus.Prefetch(1), amqpbus.BrokerRequeue())
 			topic := bustest.Topic(t, "rq")
 			ch := subscribe(ctx, t, b, topic, "g")
 			for _, id := range []string{"a", "b", "c", "d"} {
@@ -149,51 +149,108 @@ func TestBrokerRequeueOrder(t *testing.T) {
 	}
 }
 
-// TestRequeueHoldsLaterMessagesOfKey checks the client-side hold: with
-// prefetch 16 later messages of the key are already buffered when the
-// first is requeued, and must still come after it, on both queue types.
+// TestRequeueHoldsLaterMessagesOfKey checks per-key order across a
+// requeue: with prefetch 16 later messages of the key are already buffered
+// when the first is requeued, and must still come after it, on both queue
+// types, requeued in place (the default) or through the broker.
 func TestRequeueHoldsLaterMessagesOfKey(t *testing.T) {
+	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
+		for _, mode := range []string{"in-place", "broker"} {
+			t.Run(string(qt)+"/"+mode, func(t *testing.T) { testRequeueHold(t, qt, mode == "broker") })
+		}
+	}
+}
+
+func testRequeueHold(t *testing.T, qt amqpbus.QueueType, broker bool) {
+	t.Helper()
+	ctx := bustest.Context(t, 30*time.Second)
+	opts := []amqpbus.Option{amqpbus.WithQueueType(qt)}
+	if broker {
+		opts = append(opts, amqpbus.BrokerRequeue())
+	}
+	b := newBus(t, opts...)
+	topic := bustest.Topic(t, "hold")
+	ch := subscribe(ctx, t, b, topic, "g")
+	var in []*bus.Message
+	for _, id := range []string{"k1", "other", "k2", "k3"} {
+		key := "k"
+		if id == "other" {
+			key = "o"
+		}
+		in = append(in, &bus.Message{ID: id, Topic: topic, Key: key})
+	}
+	if err := b.Publish(ctx, in...); err != nil {
+		t.Fatal(err)
+	}
+	requeued := false
+	var order []string
+	for len(order) < len(in) {
+		d := bustest.Next(ctx, t, ch)
+		if d.Message().ID == "k1" && !requeued {
+			requeued = true
+			if err := d.Nack(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		order = append(order, d.Message().ID)
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ks []string
+	for _, id := range order {
+		if id != "other" {
+			ks = append(ks, id)
+		}
+	}
+	if strings.Join(ks, " ") != "k1 k2 k3" {
+		t.Fatalf("key k delivered %v after requeue of k1, want k1 k2 k3 (all: %v)", ks, order)
+	}
+}
+
+// TestRequeueInPlaceCountsAttempts: the default requeue hands the same
+// message out again at once, with the attempt counted, on both queue
+// types, and a later settle still reaches the broker.
+func TestRequeueInPlaceCountsAttempts(t *testing.T) {
 	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
 		t.Run(string(qt), func(t *testing.T) {
 			ctx := bustest.Context(t, 30*time.Second)
 			b := newBus(t, amqpbus.WithQueueType(qt))
-			topic := bustest.Topic(t, "hold")
+			topic := bustest.Topic(t, "inplace")
 			ch := subscribe(ctx, t, b, topic, "g")
-			var in []*bus.Message
-			for _, id := range []string{"k1", "other", "k2", "k3"} {
-				key := "k"
-				if id == "other" {
-					key = "o"
-				}
-				in = append(in, &bus.Message{ID: id, Topic: topic, Key: key})
-			}
-			if err := b.Publish(ctx, in...); err != nil {
+			if err := b.Publish(ctx, &bus.Message{ID: "a", Topic: topic, Key: "k"}, &bus.Message{ID: "b", Topic: topic, Key: "k"}); err != nil {
 				t.Fatal(err)
 			}
-			requeued := false
-			var order []string
-			for len(order) < len(in) {
+			var got []string
+			for i := range 4 {
 				d := bustest.Next(ctx, t, ch)
-				if d.Message().ID == "k1" && !requeued {
-					requeued = true
-					if err := d.Nack(ctx, true); err != nil {
-						t.Fatal(err)
-					}
-					continue
+				got = append(got, d.Message().ID+"/"+d.Message().Header(bus.HeaderAttempt))
+				settle := d.Ack
+				if i < 2 {
+					settle = func(ctx context.Context) error { return d.Nack(ctx, true) }
 				}
-				order = append(order, d.Message().ID)
-				if err := d.Ack(ctx); err != nil {
+				if err := settle(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
-			var ks []string
-			for _, id := range order {
-				if id != "other" {
-					ks = append(ks, id)
-				}
+			if strings.Join(got, " ") != "a/ a/2 a/3 b/" {
+				t.Fatalf("deliveries %v, want a/ a/2 a/3 b/", got)
 			}
-			if strings.Join(ks, " ") != "k1 k2 k3" {
-				t.Fatalf("key k delivered %v after requeue of k1, want k1 k2 k3 (all: %v)", ks, order)
+			// Acked for good: a new member of the group gets nothing more.
+			again := subscribe(ctx, t, newBus(t, amqpbus.WithQueueType(qt)), topic, "g")
+			if err := b.Publish(ctx, &bus.Message{ID: "marker", Topic: topic, Key: "k"}); err != nil {
+				t.Fatal(err)
+			}
+			var next bus.Delivery
+			select {
+			case next = <-ch:
+			case next = <-again:
+			case <-ctx.Done():
+				t.Fatal("marker not delivered")
+			}
+			if next.Message().ID != "marker" {
+				t.Fatalf("after the acks got %s, want the marker", next.Message().ID)
 			}
 		})
 	}
@@ -416,12 +473,12 @@ func dumpLogs(t *testing.T) {
 }
 
 // TestRequeueHoldEndsAfterWait shows the documented limit of the hold on a
-// quorum queue (requeue to the back): with prefetch 2 the key's held
+// quorum queue with BrokerRequeue (requeue to the back): with prefetch 2 the key's held
 // messages fill the window, the requeued one cannot come back, and after
 // RequeueWait the key goes on without it rather than stalling.
 func TestRequeueHoldEndsAfterWait(t *testing.T) {
 	ctx := bustest.Context(t, 30*time.Second)
-	b := newBus(t, amqpbus.Prefetch(2), amqpbus.RequeueWait(300*time.Millisecond))
+	b := newBus(t, amqpbus.Prefetch(2), amqpbus.BrokerRequeue(), amqpbus.RequeueWait(300*time.Millisecond))
 	topic := bustest.Topic(t, "wait")
 	ch := subscribe(ctx, t, b, topic, "g")
 	var in []*bus.Message

@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/amqpbus"
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 )
@@ -185,4 +186,60 @@ func BenchmarkBareConsume(b *testing.B) {
 	}
 	b.StopTimer()
 	bustest.ReportRate(b, b.N)
+}
+
+// BenchmarkRequeueStorm measures what one Nack(requeue) costs the key it
+// belongs to: the wait from the nack to the key's next delivery, with the
+// key's 50-message backlog buffered (prefetch 16 unless the option says
+// otherwise). One op is one requeue. The options are the ways out of the
+// quorum-queue stall measured for issue 10: requeue in place (the
+// default), classic queues, and broker requeue with a prefetch above the
+// backlog; "quorum/broker" is the old default, which waits RequeueWait on
+// every requeue (run it with -benchtime 3x).
+func BenchmarkRequeueStorm(b *testing.B) {
+	for _, o := range []struct {
+		name string
+		opts []amqpbus.Option
+	}{
+		{"quorum/in-place", []amqpbus.Option{amqpbus.WithQueueType(amqpbus.Quorum)}},
+		{"classic/in-place", []amqpbus.Option{amqpbus.WithQueueType(amqpbus.Classic)}},
+		{"classic/broker", []amqpbus.Option{amqpbus.WithQueueType(amqpbus.Classic), amqpbus.BrokerRequeue()}},
+		{"quorum/broker-prefetch64", []amqpbus.Option{amqpbus.WithQueueType(amqpbus.Quorum), amqpbus.BrokerRequeue(), amqpbus.Prefetch(64)}},
+		{"quorum/broker", []amqpbus.Option{amqpbus.WithQueueType(amqpbus.Quorum), amqpbus.BrokerRequeue()}},
+	} {
+		b.Run(o.name, func(b *testing.B) { benchRequeue(b, o.opts) })
+	}
+}
+
+func benchRequeue(b *testing.B, opts []amqpbus.Option) {
+	if rabbitURL == "" {
+		b.Fatal(rabbitDown)
+	}
+	ctx := bustest.Context(b, 10*time.Minute)
+	bb, err := amqpbus.New(ctx, rabbitURL, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = bb.Close() }()
+	topic := bustest.Topic(b, "storm")
+	ch, err := bb.Subscribe(ctx, topic, "g")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var backlog []*bus.Message
+	for i := range 50 {
+		backlog = append(backlog, &bus.Message{ID: fmt.Sprint("s", i), Topic: topic, Key: "storm"})
+	}
+	if err := bb.Publish(ctx, backlog...); err != nil {
+		b.Fatal(err)
+	}
+	d := bustest.Next(ctx, b, ch)
+	b.ResetTimer()
+	for range b.N {
+		if err := d.Nack(ctx, true); err != nil {
+			b.Fatal(err)
+		}
+		d = bustest.Next(ctx, b, ch)
+	}
+	b.StopTimer()
 }

@@ -17,11 +17,27 @@
 // confirm, or ctx ending while waiting for it, is bus.ErrOutcomeUnknown.
 //
 // Consuming: manual acks, prefetch (default 16) bounds the unacked
-// deliveries per subscription. Ack is basic.ack; Nack(requeue) is
-// basic.nack requeue=true; Nack without requeue is basic.nack
-// requeue=false, which the broker dead-letters where a dead-letter exchange
-// is configured. On redelivery from a quorum queue, its x-delivery-count
-// becomes bus.HeaderAttempt (count+1).
+// deliveries per subscription. Ack is basic.ack; Nack without requeue is
+// basic.nack requeue=false, which the broker dead-letters where a
+// dead-letter exchange is configured. Nack(requeue) requeues in place by
+// default: the message stays unacked on the subscription's channel and is
+// handed out again before anything later of its key, with
+// bus.HeaderAttempt counting the local requeues on top of the broker's
+// count (a quorum queue's x-delivery-count + 1). BrokerRequeue makes it
+// basic.nack requeue=true instead, so another member may take the message
+// and a quorum queue's delivery-limit counts it.
+//
+// Why in place by default (issue 10, BenchmarkRequeueStorm: one key's
+// 50-message backlog, prefetch 16, wait from a requeue to the key's next
+// delivery, RabbitMQ 3.10): in place 6–50 µs on either queue type; broker
+// requeue on a classic queue 0.18 ms (the message goes back to its
+// place); on a quorum queue with prefetch 64, above the backlog, 0.56 ms;
+// on a quorum queue with prefetch 16 — the old default — 5.0 s, every
+// time. A quorum queue puts a requeued message at the back, the key's
+// held backlog fills the prefetch window, the message cannot come back,
+// and the hold waits out RequeueWait: three subscribers nacking 100 times
+// each did not finish in 12 minutes. The conformance suite's
+// RequeueStorm case catches that stall.
 //
 // Guarantee profile:
 //   - Loss: none for confirmed publishes to a topic whose group queues
@@ -35,20 +51,17 @@
 //     a retried ErrOutcomeUnknown publish may duplicate.
 //   - Order: per key within a group with one member (or
 //     SingleActiveConsumer): a subscription has at most one unsettled
-//     delivery per key, and after Nack(requeue) it holds the key's later
-//     messages until the requeued one comes back, so it is delivered again
-//     first. Measured on RabbitMQ 3.10 (TestBrokerRequeueOrder): a classic
-//     queue puts a requeued message back at its original position, so it is
-//     the next delivery; a quorum queue puts it at the back. With a quorum
-//     queue the hold therefore keeps order only while the key's backlog
-//     fits in the prefetch window: if held messages fill every prefetch
-//     slot the requeued one cannot come back, the hold ends after
-//     RequeueWait and the key is reordered. Prefer classic queues (or a
-//     larger prefetch) where requeue order matters. With several members a
-//     requeued message can go to another member, and members race each
-//     other, so order across members is not promised. After a lost
-//     connection unacked messages are redelivered (not necessarily in order
-//     with what was buffered).
+//     delivery per key, and a requeue in place comes back first. With
+//     BrokerRequeue the subscription holds the key's later messages until
+//     the requeued one comes back (a classic queue puts it back at its
+//     position; a quorum queue at the back, so the hold keeps order only
+//     while the key's backlog fits in the prefetch window, and otherwise
+//     ends after RequeueWait with the key reordered). With several members
+//     a broker-requeued message can go to another member, and members race
+//     each other, so order across members is not promised. After a lost
+//     connection or a closed subscription unacked messages are redelivered
+//     (a quorum queue puts them at the back, after what was not yet
+//     delivered).
 //   - Broker crash: confirmed persistent messages on classic durable
 //     queues and on quorum queues survive a SIGKILL and restart of the
 //     broker (TestRestartNoLoss: eight publishers, kill mid-loop, no

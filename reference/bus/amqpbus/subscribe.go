@@ -3,6 +3,7 @@ package amqpbus
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -197,11 +198,19 @@ func (s *subscription) waitConn(ctx context.Context) (*amqp.Connection, bool) {
 	}
 }
 
-// keyQueue is one key's buffered deliveries. At most one is in flight; after
-// Nack(requeue) the key waits for the requeued message to come back before
+// queued is one buffered delivery and how often this subscription has
+// requeued it locally.
+type queued struct {
+	raw   amqp.Delivery
+	local int
+}
+
+// keyQueue is one key's buffered deliveries. At most one is in flight.
+// After a local requeue the message is back at the head at once; after a
+// broker requeue (BrokerRequeue) the key waits for it to come back before
 // handing out anything later.
 type keyQueue struct {
-	queue      []amqp.Delivery // queue[0] is inflight while it is pending
+	queue      []queued // queue[0] is in flight while it is pending
 	inflight   *delivery
 	waiting    bool
 	awaitID    string
@@ -209,87 +218,127 @@ type keyQueue struct {
 	inReady    bool
 }
 
+// pumpState is one channel's hand-out state: the keys' queues and the
+// keys ready to hand out next, in turn.
+type pumpState struct {
+	s         *subscription
+	keys      map[string]*keyQueue
+	ready     []string
+	pending   *delivery
+	pendingKQ *keyQueue
+}
+
+func (p *pumpState) markReady(k string, kq *keyQueue) {
+	if !kq.inReady && kq.inflight == nil && !kq.waiting && len(kq.queue) > 0 {
+		kq.inReady = true
+		p.ready = append(p.ready, k)
+	}
+}
+
+// prepare makes the next ready key's head the pending delivery.
+func (p *pumpState) prepare() {
+	if p.pending != nil || len(p.ready) == 0 {
+		return
+	}
+	k := p.ready[0]
+	p.ready = p.ready[1:]
+	kq := p.keys[k]
+	kq.inReady = false
+	q := kq.queue[0]
+	p.pending = newDelivery(p.s, k, q)
+	p.pendingKQ = kq
+	kq.inflight = p.pending // held for its key from now, handed out or not
+}
+
+// handedOut records that the pending delivery reached the subscriber.
+func (p *pumpState) handedOut() {
+	p.pendingKQ.queue = p.pendingKQ.queue[1:]
+	p.pending, p.pendingKQ = nil, nil
+}
+
+// arrived queues a delivery from the broker under its key.
+func (p *pumpState) arrived(raw amqp.Delivery) {
+	k, _ := raw.Headers[HeaderKey].(string)
+	kq := p.keys[k]
+	if kq == nil {
+		kq = &keyQueue{}
+		p.keys[k] = kq
+	}
+	if kq.waiting && raw.Redelivered && raw.MessageId == kq.awaitID {
+		// The requeued message is back: first in its key again.
+		kq.queue = append([]queued{{raw: raw}}, kq.queue...)
+		kq.waiting = false
+	} else {
+		kq.queue = append(kq.queue, queued{raw: raw})
+	}
+	p.markReady(k, kq)
+}
+
+// settle carries out a settle of the delivery in flight for its key.
+func (p *pumpState) settle(req settleReq) error {
+	kq := p.keys[req.d.key]
+	if req.d.session != p.s.session || kq == nil || kq.inflight != req.d {
+		return ErrRevoked
+	}
+	if req.op == opRequeue && !p.s.b.cfg.brokerRequeue {
+		// Requeue in place: the message stays unacked on this channel
+		// and is handed out again first; the broker is not involved.
+		kq.inflight = nil
+		kq.queue = append([]queued{{raw: req.d.raw, local: req.d.local + 1}}, kq.queue...)
+		p.markReady(req.d.key, kq)
+		return nil
+	}
+	if err := req.d.brokerSettle(req.op); err != nil {
+		// The channel is failing; the broker will redeliver.
+		return fmt.Errorf("amqpbus: settle %s: %w: %w", req.d.msg.ID, ErrRevoked, err)
+	}
+	kq.inflight = nil
+	if req.op == opRequeue {
+		kq.waiting, kq.awaitID = true, req.d.raw.MessageId
+		kq.awaitUntil = time.Now().Add(p.s.b.cfg.requeueWait)
+	}
+	p.markReady(req.d.key, kq)
+	return nil
+}
+
+// expire ends the waits for broker-requeued messages that did not come
+// back within RequeueWait.
+func (p *pumpState) expire(now time.Time) {
+	for k, kq := range p.keys {
+		if kq.waiting && !now.Before(kq.awaitUntil) {
+			// It went to another member (or was dropped): go on.
+			kq.waiting = false
+			p.markReady(k, kq)
+		}
+	}
+}
+
 // pump hands out deliveries of one channel, one in flight per key, until
 // the channel is lost (true) or ctx or the Bus ends (false).
 func (s *subscription) pump(ctx context.Context, deliveries <-chan amqp.Delivery) bool {
-	keys := map[string]*keyQueue{}
-	var ready []string
-	var pending *delivery
-	var pendingKQ *keyQueue
-	markReady := func(k string, kq *keyQueue) {
-		if !kq.inReady && kq.inflight == nil && !kq.waiting && len(kq.queue) > 0 {
-			kq.inReady = true
-			ready = append(ready, k)
-		}
-	}
+	p := &pumpState{s: s, keys: map[string]*keyQueue{}}
 	for {
-		if pending == nil && len(ready) > 0 {
-			k := ready[0]
-			ready = ready[1:]
-			kq := keys[k]
-			kq.inReady = false
-			raw := kq.queue[0]
-			pending = &delivery{s: s, session: s.session, key: k, raw: raw, msg: fromAMQP(&raw, s.topic)}
-			pendingKQ = kq
-			kq.inflight = pending // held for its key from now, handed out or not
-		}
+		p.prepare()
 		var out chan bus.Delivery
-		if pending != nil {
+		if p.pending != nil {
 			out = s.out
 		}
 		var wake <-chan time.Time
-		if next, ok := earliestWait(keys); ok {
+		if next, ok := earliestWait(p.keys); ok {
 			wake = time.After(time.Until(next))
 		}
 		select {
-		case out <- pending:
-			pendingKQ.queue = pendingKQ.queue[1:]
-			pending, pendingKQ = nil, nil
+		case out <- p.pending:
+			p.handedOut()
 		case raw, ok := <-deliveries:
 			if !ok {
 				return true
 			}
-			k, _ := raw.Headers[HeaderKey].(string)
-			kq := keys[k]
-			if kq == nil {
-				kq = &keyQueue{}
-				keys[k] = kq
-			}
-			if kq.waiting && raw.Redelivered && raw.MessageId == kq.awaitID {
-				// The requeued message is back: first in its key again.
-				kq.queue = append([]amqp.Delivery{raw}, kq.queue...)
-				kq.waiting = false
-			} else {
-				kq.queue = append(kq.queue, raw)
-			}
-			markReady(k, kq)
+			p.arrived(raw)
 		case req := <-s.settles:
-			kq := keys[req.d.key]
-			if req.d.session != s.session || kq == nil || kq.inflight != req.d {
-				req.reply <- ErrRevoked
-				continue
-			}
-			if err := req.d.brokerSettle(req.op); err != nil {
-				// The channel is failing; the broker will redeliver.
-				req.reply <- fmt.Errorf("amqpbus: settle %s: %w: %w", req.d.msg.ID, ErrRevoked, err)
-				continue
-			}
-			kq.inflight = nil
-			if req.op == opRequeue {
-				kq.waiting, kq.awaitID = true, req.d.raw.MessageId
-				kq.awaitUntil = time.Now().Add(s.b.cfg.requeueWait)
-			}
-			markReady(req.d.key, kq)
-			req.reply <- nil
-		case <-wake:
-			now := time.Now()
-			for k, kq := range keys {
-				if kq.waiting && !now.Before(kq.awaitUntil) {
-					// It went to another member (or was dropped): go on.
-					kq.waiting = false
-					markReady(k, kq)
-				}
-			}
+			req.reply <- p.settle(req)
+		case now := <-wake:
+			p.expire(now)
 		case <-ctx.Done():
 			return false
 		case <-s.b.done:
@@ -315,11 +364,27 @@ type delivery struct {
 	session int
 	key     string
 	raw     amqp.Delivery
+	local   int // requeues in place before this hand-out
 	msg     *bus.Message
 	settled atomic.Bool
 }
 
 var _ bus.Delivery = (*delivery)(nil)
+
+// newDelivery makes q's next hand-out. Its attempt is the broker's
+// (x-delivery-count + 1 on quorum queues, else 1) plus the requeues in
+// place.
+func newDelivery(s *subscription, key string, q queued) *delivery {
+	m := fromAMQP(&q.raw, s.topic)
+	if q.local > 0 {
+		attempt := 1
+		if n, err := strconv.Atoi(m.Header(bus.HeaderAttempt)); err == nil {
+			attempt = n
+		}
+		m.SetHeader(bus.HeaderAttempt, strconv.Itoa(attempt+q.local))
+	}
+	return &delivery{s: s, session: s.session, key: key, raw: q.raw, local: q.local, msg: m}
+}
 
 func (d *delivery) Message() *bus.Message { return d.msg }
 
@@ -332,9 +397,9 @@ func (d *delivery) Redelivered() bool { return d.raw.Redelivered }
 // Ack acks the delivery (basic.ack) and lets its key move on.
 func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, opAck) }
 
-// Nack with requeue returns the message to the queue (basic.nack
-// requeue=true) and holds later messages of its key until it comes back;
-// without requeue the broker discards it or dead-letters it to the
+// Nack with requeue hands the message out again before anything later of
+// its key, without returning it to the broker (see BrokerRequeue for the
+// other way); without requeue the broker discards it or dead-letters it to the
 // DeadLetterExchange.
 func (d *delivery) Nack(ctx context.Context, requeue bool) error {
 	if requeue {

@@ -83,6 +83,7 @@ var cases = []struct {
 	{"PerKeyOrderConcurrentPublishers", testPerKeyOrder},
 	{"ConsumerGroupsEachGetAll", testConsumerGroups},
 	{"NackRequeueRedelivers", testNackRequeue},
+	{"RequeueStorm", testRequeueStorm},
 	{"ContextCancelClosesSubscription", testContextCancel},
 	{"TopicIsolation", testTopicIsolation},
 	{"CloseIdempotent", testCloseIdempotent},

@@ -42,6 +42,11 @@ type Features struct {
 	// measured and shown, never failed.
 	MaxUnsettled int
 
+	// StallAfter is how long a key may wait for its next delivery after a
+	// Nack(requeue) before RequeueStorm counts the wait as a stall (default
+	// 1 s). Every backend promises none: a requeue must not stall its key.
+	StallAfter time.Duration
+
 	// BackpressureMessages is how many messages SlowConsumerBackpressure
 	// publishes (default 2000).
 	BackpressureMessages int
@@ -60,6 +65,9 @@ func (f Features) withDefaults() Features {
 	}
 	if f.Timeout <= 0 {
 		f.Timeout = Timeout
+	}
+	if f.StallAfter <= 0 {
+		f.StallAfter = time.Second
 	}
 	return f
 }
@@ -125,6 +133,10 @@ type Counts struct {
 	// MaxUnsettled is the most deliveries one subscription had handed out
 	// and not yet settled at once (only SlowConsumerBackpressure pushes it).
 	MaxUnsettled int
+	// Stalled counts requeues after which the key waited longer than
+	// Features.StallAfter for its next delivery (RequeueStorm): a liveness
+	// failure on every backend.
+	Stalled int
 }
 
 func (c Counts) add(o Counts) Counts {
@@ -135,12 +147,13 @@ func (c Counts) add(o Counts) Counts {
 	c.Reordered += o.Reordered
 	c.Phantom += o.Phantom
 	c.MaxUnsettled = max(c.MaxUnsettled, o.MaxUnsettled)
+	c.Stalled += o.Stalled
 	return c
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("published=%d delivered=%d lost=%d duplicated=%d reordered=%d phantoms=%d max-unsettled=%d",
-		c.Published, c.Delivered, c.Lost, c.Duplicated, c.Reordered, c.Phantom, c.MaxUnsettled)
+	return fmt.Sprintf("published=%d delivered=%d lost=%d duplicated=%d reordered=%d phantoms=%d max-unsettled=%d stalled=%d",
+		c.Published, c.Delivered, c.Lost, c.Duplicated, c.Reordered, c.Phantom, c.MaxUnsettled, c.Stalled)
 }
 
 // Violations compares counts measured in scope with the profile f and
@@ -153,6 +166,9 @@ func (f Features) Violations(s Scope, c Counts) []string {
 	}
 	if c.Phantom > 0 {
 		v = append(v, fmt.Sprintf("phantoms=%d: delivered messages that were never published here", c.Phantom))
+	}
+	if c.Stalled > 0 {
+		v = append(v, fmt.Sprintf("stalled=%d: a requeued key waited over %v for its next delivery", c.Stalled, f.StallAfter))
 	}
 	if c.Duplicated > f.MaxDuplicates {
 		v = append(v, fmt.Sprintf("duplicated=%d: profile allows %d", c.Duplicated, f.MaxDuplicates))

@@ -36,6 +36,7 @@ func TestViolations(t *testing.T) {
 		{"reorder without scope never fails", strict, ScopeNone, Counts{Reordered: 1}, nil},
 		{"unsettled beyond bound", strict, ScopeSubscription, Counts{MaxUnsettled: 5}, []string{"max-unsettled=5: profile bounds it at 4"}},
 		{"unsettled without bound", loose, ScopeSubscription, Counts{MaxUnsettled: 5000}, nil},
+		{"stall fails any profile", loose, ScopeGroup, Counts{Stalled: 1}, []string{"stalled=1: a requeued key waited over"}},
 		{"several at once", strict, ScopeSubscription, Counts{Lost: 1, Duplicated: 1, Reordered: 1},
 			[]string{"lost=1", "duplicated=1", "reordered=1"}},
 	}
@@ -78,6 +79,7 @@ func TestFaultyBackend(t *testing.T) {
 		{"reordering", "reorder", nil},
 		{"reordering-allowed", "reorder", func(f *Features) { f.PerKeyOrder, f.GroupPerKeyOrder = false, false }},
 		{"unbounded", "unbounded", nil},
+		{"stalling", "stall", nil},
 	}
 	for _, v := range variants {
 		f := strict
@@ -86,8 +88,11 @@ func TestFaultyBackend(t *testing.T) {
 			v.edit(&f)
 		}
 		Run(t, f, func(*testing.T) bus.Bus {
-			if v.fault == "" {
+			switch v.fault {
+			case "":
 				return membus.New()
+			case "stall":
+				return &stallingBus{Bus: membus.New()}
 			}
 			return &faultyBus{Bus: membus.New(), fault: v.fault}
 		})
@@ -106,7 +111,7 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		fail           bool
 		want           string // in the output of a failing run
 	}{
-		{"clean", "PublishThenSubscribe|PerKeyOrderConcurrentPublishers|SlowConsumerBackpressure", false, ""},
+		{"clean", "PublishThenSubscribe|PerKeyOrderConcurrentPublishers|SlowConsumerBackpressure|RequeueStorm", false, ""},
 		{"lossy", "PublishThenSubscribe", true, "every backend promises no loss"},
 		{"lossy", "ManyTopics", true, "every backend promises no loss"},
 		{"duplicating", "PublishThenSubscribe", true, "duplicated=3: profile allows 0"},
@@ -115,6 +120,8 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		{"reordering", "ConcurrentPublishersAndSubscribers", true, "profile promises per-key order (group scope)"},
 		{"reordering-allowed", "PublishThenSubscribe|ConcurrentPublishersAndSubscribers", false, ""},
 		{"unbounded", "SlowConsumerBackpressure", true, "profile bounds it at 4"},
+		{"stalling", "RequeueStorm", true, "stalled=1: a requeued key waited over 1s"},
+		{"stalling", "PublishThenSubscribe", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant+"/"+tt.cases, func(t *testing.T) {
@@ -167,8 +174,8 @@ func TestMergeMarkdown(t *testing.T) {
 	s := string(got)
 	for _, want := range []string{
 		"# Guarantees\n\nprose\n",
-		"| a | 0 | 0 (0) | 1 (yes) | 0 (no) | 0 (no) | 0 (4) | 1 |",
-		"| b | 0 | 2 (0) | 0 (no) | 0 (no) | 0 (no) | 0 (none) | 0 |",
+		"| a | 0 | 0 (0) | 1 (yes) | 0 (no) | 0 (no) | 0 (4) | 0 | 1 |",
+		"| b | 0 | 2 (0) | 0 (no) | 0 (no) | 0 (no) | 0 (none) | 0 | 0 |",
 		"| X | **0 / 0 / 1** | – |",
 		"| Y | – | 0 / 2 / 0 |",
 	} {
@@ -273,5 +280,41 @@ func (d *fakeDelivery) settle() error {
 		return bus.ErrAlreadySettled
 	}
 	d.settled = true
+	return nil
+}
+
+// stallingBus passes every Nack(requeue) on to membus only after
+// stallFor, so each requeue stalls its key (as a RabbitMQ quorum queue
+// did before issue 10); everything else is membus's.
+type stallingBus struct{ bus.Bus }
+
+const stallFor = 1500 * time.Millisecond
+
+func (s *stallingBus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.Delivery, error) {
+	in, err := s.Bus.Subscribe(ctx, topic, group)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan bus.Delivery)
+	go func() {
+		defer close(out)
+		for d := range in {
+			select {
+			case out <- &stallingDelivery{Delivery: d}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+type stallingDelivery struct{ bus.Delivery }
+
+func (d *stallingDelivery) Nack(ctx context.Context, requeue bool) error {
+	if !requeue {
+		return d.Delivery.Nack(ctx, false)
+	}
+	time.AfterFunc(stallFor, func() { _ = d.Delivery.Nack(context.Background(), true) })
 	return nil
 }

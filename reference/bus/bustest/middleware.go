@@ -151,8 +151,7 @@ func testDedupUnderRedelivery(t *testing.T, s *session) {
 	ctx := s.ctx(t)
 	topic := Topic(t, "t")
 	// 12 messages fit in every backend's window of unsettled deliveries
-	// (AMQP prefetch 16): a larger backlog stalls a RabbitMQ quorum queue's
-	// requeues behind held keys until amqpbus's RequeueWait, seconds each.
+	// (AMQP prefetch 16); RequeueStorm is the case with a backlog beyond it.
 	ms := msgs(topic, "m", 12, "a", "b", "c", "d")
 	flaky := map[string]bool{}
 	for i, m := range ms {

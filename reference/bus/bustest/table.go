@@ -95,16 +95,16 @@ func (rep report) total() (c Counts, broken int) {
 func (rep report) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "guarantee table for %s (%s)\n", rep.Backend, rep.Features.describe())
-	fmt.Fprintf(&b, "%-36s %9s %5s %5s %9s %8s %10s %s\n", "case", "published", "lost", "dup", "reordered", "phantoms", "unsettled", "verdict")
+	fmt.Fprintf(&b, "%-36s %9s %5s %5s %9s %8s %10s %7s %s\n", "case", "published", "lost", "dup", "reordered", "phantoms", "unsettled", "stalled", "verdict")
 	names, sums, broken := rep.perCase()
 	for _, n := range names {
 		c := sums[n]
-		fmt.Fprintf(&b, "%-36s %9d %5d %5d %9d %8d %10d %s\n", n, c.Published, c.Lost, c.Duplicated, c.Reordered,
-			c.Phantom, c.MaxUnsettled, verdict(broken[n]))
+		fmt.Fprintf(&b, "%-36s %9d %5d %5d %9d %8d %10d %7d %s\n", n, c.Published, c.Lost, c.Duplicated, c.Reordered,
+			c.Phantom, c.MaxUnsettled, c.Stalled, verdict(broken[n]))
 	}
 	c, nb := rep.total()
-	fmt.Fprintf(&b, "%-36s %9d %5d %5d %9d %8d %10d %s\n", "total", c.Published, c.Lost, c.Duplicated, c.Reordered,
-		c.Phantom, c.MaxUnsettled, verdict(nb))
+	fmt.Fprintf(&b, "%-36s %9d %5d %5d %9d %8d %10d %7d %s\n", "total", c.Published, c.Lost, c.Duplicated, c.Reordered,
+		c.Phantom, c.MaxUnsettled, c.Stalled, verdict(nb))
 	return b.String()
 }
 
@@ -180,8 +180,8 @@ func renderRegion(reports map[string]report, now time.Time) (string, error) {
 	fmt.Fprintf(&b, "Last merged %s.\n\n", now.UTC().Format(time.RFC3339))
 
 	b.WriteString("### Promised and measured, per backend\n\n")
-	b.WriteString("| backend | lost | duplicated (allowed) | reordered, one subscription (promised?) | reordered, across group (promised?) | reordered after requeue (promised?) | max unsettled (bound) | broken promises |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| backend | lost | duplicated (allowed) | reordered, one subscription (promised?) | reordered, across group (promised?) | reordered after requeue (promised?) | max unsettled (bound) | requeue stalls | broken promises |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, n := range names {
 		r := reports[n]
 		c, broken := r.total()
@@ -190,12 +190,12 @@ func renderRegion(reports map[string]report, now time.Time) (string, error) {
 		if f.MaxUnsettled > 0 {
 			bound = fmt.Sprint(f.MaxUnsettled)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d (%d) | %d (%s) | %d (%s) | %d (%s) | %d (%s) | %d |\n", n, c.Lost,
+		fmt.Fprintf(&b, "| %s | %d | %d (%d) | %d (%s) | %d (%s) | %d (%s) | %d (%s) | %d | %d |\n", n, c.Lost,
 			c.Duplicated, f.MaxDuplicates,
 			r.reorderedIn(ScopeSubscription), yesNo(f.PerKeyOrder),
 			r.reorderedIn(ScopeGroup), yesNo(f.GroupPerKeyOrder),
 			r.reorderedIn(ScopeRequeue), yesNo(f.RequeueInPlace),
-			c.MaxUnsettled, bound, broken)
+			c.MaxUnsettled, bound, c.Stalled, broken)
 	}
 
 	b.WriteString("\n### Per case: lost / duplicated / reordered\n\n")
