@@ -2,6 +2,7 @@ package amqpbus_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,10 +12,10 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus/bustest"
 )
 
-// TestRestartNoLoss SIGKILLs the shared broker while eight publishers
-// publish confirmed persistent messages, restarts it and reads the group's
-// queue back: no confirmed message may be missing, on a quorum and on a
-// classic durable queue.
+// TestRestartNoLoss SIGKILLs the shared broker twice while eight
+// publishers publish confirmed persistent messages and one or three members
+// of the group consume, restarting it each time: no confirmed message may
+// be missing, on a quorum and on a classic durable queue.
 //
 // The group queue is declared before the loop and the broker then bounced
 // gracefully, so that the kill tests messages, not declarations. Measured
@@ -34,35 +35,42 @@ func TestRestartNoLoss(t *testing.T) {
 		t.Fatalf("the rabbitmq handle %T cannot kill and restart", rabbit)
 	}
 	for _, qt := range []amqpbus.QueueType{amqpbus.Quorum, amqpbus.Classic} {
-		t.Run(string(qt), func(t *testing.T) {
-			topic := bustest.Topic(t, "restart")
-			opts := []amqpbus.Option{amqpbus.WithQueueType(qt), amqpbus.Reconnect(20*time.Millisecond, 300*time.Millisecond)}
-			bustest.RestartNoLoss(t, bustest.RestartConfig{
-				NewBus: func(t *testing.T) bus.Bus {
-					t.Helper()
-					b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return b
-				},
-				Prepare: func(ctx context.Context, b bus.Bus) error {
-					if err := b.(*amqpbus.Bus).DeclareGroup(ctx, topic, "restart"); err != nil {
-						return err
-					}
-					return restarter.Restart(ctx)
-				},
-				Kill:    killer.Kill,
-				Restart: restarter.Restart,
-				Topic:   topic,
-				Group:   "restart",
-				// A stuck quorum queue never confirms: fail in a minute,
-				// not after the default 90 s.
-				Timeout: time.Minute,
+		for _, members := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/members=%d", qt, members), func(t *testing.T) {
+				restartRun(t, qt, members, killer, restarter)
 			})
-			if t.Failed() {
-				dumpLogs(t)
+		}
+	}
+}
+
+func restartRun(t *testing.T, qt amqpbus.QueueType, members int, killer env.Killer, restarter env.Restarter) {
+	topic := bustest.Topic(t, "restart")
+	opts := []amqpbus.Option{amqpbus.WithQueueType(qt), amqpbus.Reconnect(20*time.Millisecond, 300*time.Millisecond)}
+	bustest.RestartNoLoss(t, bustest.RestartConfig{
+		NewBus: func(t *testing.T) bus.Bus {
+			t.Helper()
+			b, err := amqpbus.New(bustest.Context(t, 30*time.Second), rabbitURL, opts...)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
+			return b
+		},
+		Prepare: func(ctx context.Context, b bus.Bus) error {
+			if err := b.(*amqpbus.Bus).DeclareGroup(ctx, topic, "restart"); err != nil {
+				return err
+			}
+			return restarter.Restart(ctx)
+		},
+		Kill:    killer.Kill,
+		Restart: restarter.Restart,
+		Topic:   topic,
+		Group:   "restart",
+		Members: members,
+		// A stuck quorum queue never confirms: fail in two minutes,
+		// not after the default.
+		Timeout: 2 * time.Minute,
+	})
+	if t.Failed() {
+		dumpLogs(t)
 	}
 }

@@ -14,17 +14,18 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus"
 )
 
-// RestartConfig is one broker-restart run: concurrent publishers, a kill of
-// the broker while they publish, a restart, more publishing, then one
-// consumer that reads the topic back.
+// RestartConfig is one broker-restart run under load: publishers and the
+// members of one consumer group run the whole time while the broker is
+// killed and restarted Restarts times; after the last restart the
+// publishers stop and the members have ReadWindow to receive every
+// acknowledged message.
 type RestartConfig struct {
-	// NewBus opens a bus on the broker. The run calls it twice — for the
-	// publishers before the kill and for the consumer after the restart —
-	// and closes both buses itself.
+	// NewBus opens a bus on the broker. The run calls it once for the
+	// publishers and once per member, and closes them all itself.
 	NewBus func(t *testing.T) bus.Bus
-	// Prepare, when set, runs once on the publishers' bus before the loop:
-	// declaring the group's queue (AMQP drops what no queue is bound for),
-	// bouncing the broker so definitions are on disk.
+	// Prepare, when set, runs once on the publishers' bus before anything
+	// else: declaring the group's queue (AMQP drops what no queue is bound
+	// for), bouncing the broker so definitions are on disk.
 	Prepare func(ctx context.Context, b bus.Bus) error
 	// Kill stops the broker with no grace (env.Killer); Restart brings it
 	// back at the same endpoint with its data (env.Restarter). A graceful
@@ -32,17 +33,23 @@ type RestartConfig struct {
 	Kill    func(ctx context.Context) error
 	Restart func(ctx context.Context) error
 	// Topic and Group are what the run publishes to and consumes from. The
-	// topic must exist on the broker (or be created by publishing), and a
-	// consumer that subscribes after the publishes must get them all: the
-	// group reads the topic from its start.
+	// topic must exist on the broker (or be created by publishing), and the
+	// group must read it from its start.
 	Topic, Group string
 	// Publishers is the number of goroutines publishing one message per
 	// Publish call (default 8).
 	Publishers int
-	// BeforeKill is how many acknowledged publishes the loop makes before
-	// the kill (default 200); AfterRestart how many more after the restart
-	// (default 200).
-	BeforeKill, AfterRestart int
+	// Members is the number of subscriptions of Group, each on its own bus,
+	// that consume and ack from before the first kill to the end (default
+	// 1). A subscription whose channel closes while the run goes on is
+	// opened again, as a consumer process would, and counted.
+	Members int
+	// Restarts is how many times the broker is killed and restarted
+	// (default 2).
+	Restarts int
+	// PerPhase is how many acknowledged publishes the run waits for before
+	// the first kill, after each restart (default 1000).
+	PerPhase int
 	// Downtime is how long the broker stays dead between Kill and Restart
 	// while the publishers keep trying (default 300 ms). Longer than the
 	// backend's own retries, it makes publishes fail as outcome unknown.
@@ -50,43 +57,46 @@ type RestartConfig struct {
 	// PublishTimeout bounds each Publish call (default 3 s); a publish still
 	// waiting for its acknowledgement then is outcome unknown.
 	PublishTimeout time.Duration
-	// Timeout bounds the whole run (default 90 s).
-	Timeout time.Duration
-	// Quiet is how long the consumer waits for more deliveries once every
-	// acknowledged message arrived, to count duplicates and maybe-messages
-	// (default 1 s).
+	// ReadWindow is how long the members may take, once the publishers
+	// stopped, to receive every acknowledged message; what is missing then
+	// is lost (default 30 s). It must be well past every interval after
+	// which the backend reclaims or redelivers a message on its own
+	// (Redis MinIdle, an ack wait), or a late redelivery looks like loss.
+	ReadWindow time.Duration
+	// Quiet is how long the members keep consuming once every acknowledged
+	// message arrived, to count duplicates and maybe-messages (default 1 s).
 	Quiet time.Duration
-	// GiveUp is how long the consumer waits with no delivery at all while
-	// acknowledged messages are still missing before counting them lost
-	// (default 15 s: long enough for a consumer group to join).
-	GiveUp time.Duration
+	// Timeout bounds the publishing phases (default 120 s); ReadWindow and
+	// Quiet come on top.
+	Timeout time.Duration
+	// MaxDuplicates bounds redeliveries of messages already delivered
+	// (default a tenth of the acknowledged publishes). A restart may
+	// redeliver what was in flight; a backend that hands a message out again
+	// and again while the broker is away (each failed ack a redelivery)
+	// fails.
+	MaxDuplicates int
 }
 
 func (c *RestartConfig) defaults() {
-	if c.Publishers <= 0 {
-		c.Publishers = 8
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if c.BeforeKill <= 0 {
-		c.BeforeKill = 200
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if c.AfterRestart <= 0 {
-		c.AfterRestart = 200
-	}
-	if c.Downtime <= 0 {
-		c.Downtime = 300 * time.Millisecond
-	}
-	if c.PublishTimeout <= 0 {
-		c.PublishTimeout = 3 * time.Second
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = 90 * time.Second
-	}
-	if c.Quiet <= 0 {
-		c.Quiet = time.Second
-	}
-	if c.GiveUp <= 0 {
-		c.GiveUp = 15 * time.Second
-	}
+	def(&c.Publishers, 8)
+	def(&c.Members, 1)
+	def(&c.Restarts, 2)
+	def(&c.PerPhase, 1000)
+	defDur(&c.Downtime, 300*time.Millisecond)
+	defDur(&c.PublishTimeout, 3*time.Second)
+	defDur(&c.ReadWindow, 30*time.Second)
+	defDur(&c.Quiet, time.Second)
+	defDur(&c.Timeout, 120*time.Second)
 	if c.Group == "" {
 		c.Group = "restart"
 	}
@@ -97,10 +107,10 @@ func (c *RestartConfig) defaults() {
 // bus.ErrOutcomeUnknown) and refused (any other error: the broker has none
 // of them, by the bus.Publisher contract).
 type RestartReport struct {
+	Members, Restarts     int
 	Acked, Maybe, Refused int
-	// AckedBeforeKill and AckedAfterRestart split Acked at the kill and the
-	// restart; acknowledgements between the two (a broker that is not
-	// really down) are the rest.
+	// AckedBeforeKill and AckedAfterRestart are the acknowledgements of
+	// publishes begun before the first kill and after the last restart.
 	AckedBeforeKill, AckedAfterRestart int
 	// Lost are acknowledged messages never delivered: the failure.
 	Lost []string
@@ -116,12 +126,20 @@ type RestartReport struct {
 	// Delivered counts distinct messages delivered; Duplicates the
 	// deliveries beyond the first of each.
 	Delivered, Duplicates int
-	// KillTook, RestartTook and ConsumeTook time the run's phases, for
-	// the log.
-	KillTook, RestartTook, ConsumeTook time.Duration
-	// FirstErrors holds the first publish errors seen after the kill, for
-	// the log.
+	// Resubscribed counts member subscriptions that ended during the run
+	// and were opened again; AckErrors the members' failed acks.
+	Resubscribed, AckErrors int
+	// DuplicateLimit is the run's RestartConfig.MaxDuplicates (resolved).
+	DuplicateLimit int
+	// KillTook, RestartTook (the longest of each) and ReadTook (publishers
+	// stopped to every acked message delivered, or the window's end) time
+	// the run, for the log.
+	KillTook, RestartTook, ReadTook time.Duration
+	// FirstErrors holds the first publish errors seen after the first
+	// kill, for the log.
 	FirstErrors []string
+
+	maxDup int
 }
 
 // Err is nil when no acknowledged message was lost, no refused or unknown
@@ -138,18 +156,22 @@ func (r RestartReport) Err() error {
 	if r.Phantoms > 0 {
 		errs = append(errs, fmt.Errorf("%d deliveries of messages never published", r.Phantoms))
 	}
+	if r.Duplicates > r.DuplicateLimit {
+		errs = append(errs, fmt.Errorf("%d duplicate deliveries, more than the %d allowed: redelivery without bound", r.Duplicates, r.DuplicateLimit))
+	}
 	if r.Acked > 0 && r.AckedAfterRestart == 0 {
-		errs = append(errs, errors.New("no publish was acknowledged after the restart"))
+		errs = append(errs, errors.New("no publish was acknowledged after the last restart"))
 	}
 	return errors.Join(errs...)
 }
 
 func (r RestartReport) String() string {
-	return fmt.Sprintf("acked=%d (before kill %d, after restart %d) maybe=%d (delivered %d) refused=%d (delivered %d) "+
-		"lost=%d delivered=%d dup=%d phantoms=%d; kill %v, restart %v, consume %v",
-		r.Acked, r.AckedBeforeKill, r.AckedAfterRestart, r.Maybe, r.MaybeDelivered, r.Refused,
-		len(r.RefusedDelivered), len(r.Lost), r.Delivered, r.Duplicates, r.Phantoms,
-		r.KillTook.Round(time.Millisecond), r.RestartTook.Round(time.Millisecond), r.ConsumeTook.Round(time.Millisecond))
+	return fmt.Sprintf("members=%d restarts=%d acked=%d (before the first kill %d, after the last restart %d) "+
+		"maybe=%d (delivered %d) refused=%d (delivered %d) lost=%d delivered=%d dup=%d (allowed %d) phantoms=%d "+
+		"resubscribed=%d ack-errors=%d; kill %v, restart %v, read %v",
+		r.Members, r.Restarts, r.Acked, r.AckedBeforeKill, r.AckedAfterRestart, r.Maybe, r.MaybeDelivered, r.Refused,
+		len(r.RefusedDelivered), len(r.Lost), r.Delivered, r.Duplicates, r.DuplicateLimit, r.Phantoms, r.Resubscribed, r.AckErrors,
+		r.KillTook.Round(time.Millisecond), r.RestartTook.Round(time.Millisecond), r.ReadTook.Round(time.Millisecond))
 }
 
 func sampleIDs(ids []string) string {
@@ -178,6 +200,96 @@ func RestartNoLoss(t *testing.T, cfg RestartConfig) RestartReport {
 	return r
 }
 
+// RunRestart runs cfg and returns what it measured; the error is for a run
+// that could not be carried out (the broker did not restart, a member could
+// not subscribe, too few publishes succeeded in time).
+func RunRestart(t *testing.T, cfg RestartConfig) (RestartReport, error) {
+	t.Helper()
+	cfg.defaults()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	pub := cfg.NewBus(t)
+	defer func() { _ = pub.Close() }()
+	if cfg.Prepare != nil {
+		if err := cfg.Prepare(ctx, pub); err != nil {
+			return RestartReport{Members: cfg.Members, Restarts: cfg.Restarts}, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	log := &publishLog{outcomes: map[string]pubOutcome{}, phase: map[string]int32{}}
+	got := &deliveryLog{seen: map[string]int{}}
+	members, err := startMembers(t, cfg, got)
+	if err != nil {
+		return RestartReport{Members: cfg.Members, Restarts: cfg.Restarts}, err
+	}
+	defer members.stop()
+	pubs := startPublishers(ctx, cfg, pub, log)
+	defer pubs.halt()
+
+	r := RestartReport{Members: cfg.Members, Restarts: cfg.Restarts, maxDup: cfg.MaxDuplicates}
+	if err := runPhases(ctx, cfg, log, pubs, &r); err != nil {
+		pubs.halt()
+		members.stop()
+		r.fill(log, got, pubs.last())
+		return r, err
+	}
+	pubs.halt()
+	start := time.Now()
+	awaitDelivered(cfg, log, got)
+	r.ReadTook = time.Since(start)
+	members.stop()
+	r.fill(log, got, pubs.last())
+	return r, nil
+}
+
+// runPhases waits for PerPhase acknowledgements, then kills and restarts
+// the broker Restarts times, waiting for PerPhase more after each.
+func runPhases(ctx context.Context, cfg RestartConfig, log *publishLog, pubs *publishers, r *RestartReport) error {
+	if err := restartWait(ctx, func() bool { return log.acked.Load() >= int64(cfg.PerPhase) }); err != nil {
+		return fmt.Errorf("%d of %d publishes acknowledged before the first kill: %w", log.acked.Load(), cfg.PerPhase, err)
+	}
+	for i := 1; i <= cfg.Restarts; i++ {
+		pubs.phase.Store(int32(2*i - 1)) // killed
+		start := time.Now()
+		if err := cfg.Kill(ctx); err != nil {
+			return fmt.Errorf("kill %d: %w", i, err)
+		}
+		r.KillTook = max(r.KillTook, time.Since(start))
+		// Let the publishers run into the dead broker for a while: in-flight
+		// publishes fail, reconnects begin.
+		if err := restartSleep(ctx, cfg.Downtime); err != nil {
+			return err
+		}
+		start = time.Now()
+		if err := cfg.Restart(ctx); err != nil {
+			return fmt.Errorf("restart %d: %w", i, err)
+		}
+		r.RestartTook = max(r.RestartTook, time.Since(start))
+		at := log.acked.Load()
+		pubs.phase.Store(int32(2 * i)) // restarted
+		if err := restartWait(ctx, func() bool { return log.acked.Load() >= at+int64(cfg.PerPhase) }); err != nil {
+			return fmt.Errorf("%d of %d publishes acknowledged after restart %d: %w",
+				log.acked.Load()-at, cfg.PerPhase, i, err)
+		}
+	}
+	return nil
+}
+
+// awaitDelivered waits until every acknowledged publish was delivered and
+// then Quiet more, or until ReadWindow passes.
+func awaitDelivered(cfg RestartConfig, log *publishLog, got *deliveryLog) {
+	want := log.ackedIDs()
+	deadline := time.Now().Add(cfg.ReadWindow)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if got.missing(want) == 0 {
+			time.Sleep(cfg.Quiet) // late duplicates still count
+			return
+		}
+		<-tick.C
+	}
+}
+
 // pubOutcome is the outcome of one publish.
 type pubOutcome int
 
@@ -187,7 +299,9 @@ const (
 	outRefused
 )
 
-// publishLog records every publish of the run by message ID.
+// publishLog records every publish of the run by message ID, with the
+// phase it began in: 0 before the first kill, odd while the broker was
+// (being) killed, even after a restart.
 type publishLog struct {
 	mu       sync.Mutex
 	outcomes map[string]pubOutcome
@@ -211,135 +325,68 @@ func (l *publishLog) record(id string, phase int32, err error) {
 	defer l.mu.Unlock()
 	l.outcomes[id] = o
 	l.phase[id] = phase
-	if err != nil && phase > phaseRunning && len(l.firstErr) < 5 {
+	if err != nil && phase > 0 && len(l.firstErr) < 5 {
 		l.firstErr = append(l.firstErr, err.Error())
 	}
 }
 
-// Phases of the run, as seen by a publish when it started.
-const (
-	phaseRunning int32 = iota
-	phaseKilled
-	phaseRestarted
-)
-
-// RunRestart runs cfg and returns what it measured; the error is for a run
-// that could not be carried out (the broker did not restart, the consumer
-// could not subscribe, no publish succeeded after the restart in time).
-func RunRestart(t *testing.T, cfg RestartConfig) (RestartReport, error) {
-	t.Helper()
-	cfg.defaults()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	defer cancel()
-
-	pub := cfg.NewBus(t)
-	defer func() { _ = pub.Close() }()
-	if cfg.Prepare != nil {
-		if err := cfg.Prepare(ctx, pub); err != nil {
-			return RestartReport{}, fmt.Errorf("prepare: %w", err)
-		}
-	}
-	log := &publishLog{outcomes: map[string]pubOutcome{}, phase: map[string]int32{}}
-	var phase atomic.Int32
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range cfg.Publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			publishLoop(ctx, cfg, pub, w, &phase, stop, log)
-		}()
-	}
-	stopped := false
-	halt := func() {
-		if !stopped {
-			stopped = true
-			close(stop)
-			wg.Wait()
-		}
-	}
-	defer halt()
-	var killTook, restartTook time.Duration
-	// A run that breaks off still reports what was published.
-	fail := func(err error) (RestartReport, error) {
-		halt()
-		r := log.report()
-		r.KillTook, r.RestartTook = killTook, restartTook
-		return r, err
-	}
-
-	if err := restartWait(ctx, func() bool { return log.acked.Load() >= int64(cfg.BeforeKill) }); err != nil {
-		return fail(fmt.Errorf("%d of %d publishes acknowledged before the kill: %w", log.acked.Load(), cfg.BeforeKill, err))
-	}
-	phase.Store(phaseKilled)
-	start := time.Now()
-	if err := cfg.Kill(ctx); err != nil {
-		return fail(fmt.Errorf("kill: %w", err))
-	}
-	killTook = time.Since(start)
-	// Let the publishers run into the dead broker for a while: in-flight
-	// publishes fail, reconnects begin.
-	if err := restartSleep(ctx, cfg.Downtime); err != nil {
-		return fail(err)
-	}
-	start = time.Now()
-	if err := cfg.Restart(ctx); err != nil {
-		return fail(fmt.Errorf("restart: %w", err))
-	}
-	restartTook = time.Since(start)
-	atRestart := log.acked.Load()
-	phase.Store(phaseRestarted)
-	if err := restartWait(ctx, func() bool { return log.acked.Load() >= atRestart+int64(cfg.AfterRestart) }); err != nil {
-		return fail(fmt.Errorf("%d of %d publishes acknowledged after the restart: %w",
-			log.acked.Load()-atRestart, cfg.AfterRestart, err))
-	}
-	halt()
-
-	r := log.report()
-	r.KillTook, r.RestartTook = killTook, restartTook
-	start = time.Now()
-	sub := cfg.NewBus(t)
-	defer func() { _ = sub.Close() }()
-	seen, phantoms, err := consumeAll(ctx, cfg, sub, log)
-	r.ConsumeTook = time.Since(start)
-	if err != nil {
-		return r, err
-	}
-	r.Phantoms = phantoms
-	r.tally(log, seen)
-	return r, nil
-}
-
-func (l *publishLog) report() RestartReport {
+func (l *publishLog) ackedIDs() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var r RestartReport
+	var ids []string
 	for id, o := range l.outcomes {
-		switch o {
-		case outAcked:
-			r.Acked++
-			switch l.phase[id] {
-			case phaseRunning:
-				r.AckedBeforeKill++
-			case phaseRestarted:
-				r.AckedAfterRestart++
-			}
-		case outMaybe:
-			r.Maybe++
-		case outRefused:
-			r.Refused++
+		if o == outAcked {
+			ids = append(ids, id)
 		}
 	}
+	return ids
+}
+
+// deliveryLog counts what the members received, by message ID.
+type deliveryLog struct {
+	mu           sync.Mutex
+	seen         map[string]int
+	resubscribed int
+	ackErrors    int
+}
+
+func (g *deliveryLog) add(id string, ackErr error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.seen[id]++
+	if ackErr != nil {
+		g.ackErrors++
+	}
+}
+
+func (g *deliveryLog) missing(want []string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, id := range want {
+		if g.seen[id] == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// fill tallies what the members saw against the publish outcomes.
+func (r *RestartReport) fill(l *publishLog, g *deliveryLog, lastPhase int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r.Resubscribed, r.AckErrors = g.resubscribed, g.ackErrors
 	r.FirstErrors = append([]string(nil), l.firstErr...)
-	return r
-}
-
-// tally fills in what the consumer saw against the publish outcomes.
-func (r *RestartReport) tally(l *publishLog, seen map[string]int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	for id, n := range g.seen {
+		if _, ok := l.outcomes[id]; !ok {
+			r.Phantoms += n
+		}
+	}
 	for id, o := range l.outcomes {
-		n := seen[id]
+		r.countOutcome(o, l.phase[id], lastPhase)
+		n := g.seen[id]
 		if n > 1 {
 			r.Duplicates += n - 1
 		}
@@ -357,89 +404,26 @@ func (r *RestartReport) tally(l *publishLog, seen map[string]int) {
 	}
 	sort.Strings(r.Lost)
 	sort.Strings(r.RefusedDelivered)
-}
-
-// publishLoop publishes one message per call until stop, backing off a
-// little after a failure so a dead broker is not spun on.
-func publishLoop(ctx context.Context, cfg RestartConfig, b bus.Bus, w int, phase *atomic.Int32,
-	stop <-chan struct{}, log *publishLog) {
-	for n := 0; ; n++ {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
-		id := fmt.Sprintf("w%d-%d", w, n)
-		m := &bus.Message{ID: id, Topic: cfg.Topic, Key: fmt.Sprintf("k%d", w), Payload: []byte(id)}
-		ph := phase.Load()
-		pctx, cancel := context.WithTimeout(ctx, cfg.PublishTimeout)
-		err := b.Publish(pctx, m)
-		cancel()
-		log.record(id, ph, err)
-		if err != nil {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+	r.DuplicateLimit = r.maxDup
+	if r.DuplicateLimit <= 0 {
+		r.DuplicateLimit = r.Acked / 10
 	}
 }
 
-// consumeAll acks everything the group gets until every acknowledged
-// message arrived and the subscription stayed quiet for cfg.Quiet, or
-// nothing arrived for cfg.GiveUp, or the run's deadline passes (then the
-// missing ones count as lost).
-func consumeAll(ctx context.Context, cfg RestartConfig, b bus.Bus, l *publishLog) (map[string]int, int, error) {
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch, err := b.Subscribe(sctx, cfg.Topic, cfg.Group)
-	if err != nil {
-		return nil, 0, fmt.Errorf("subscribe after restart: %w", err)
-	}
-	l.mu.Lock()
-	want := map[string]bool{}
-	known := map[string]bool{}
-	for id, o := range l.outcomes {
-		known[id] = true
-		if o == outAcked {
-			want[id] = true
+func (r *RestartReport) countOutcome(o pubOutcome, phase, lastPhase int32) {
+	switch o {
+	case outAcked:
+		r.Acked++
+		if phase == 0 {
+			r.AckedBeforeKill++
 		}
-	}
-	l.mu.Unlock()
-	seen := map[string]int{}
-	phantoms := 0
-	quiet := time.NewTimer(cfg.Quiet)
-	defer quiet.Stop()
-	last := time.Now()
-	for {
-		select {
-		case d, ok := <-ch:
-			if !ok {
-				return seen, phantoms, errors.New("subscription closed while consuming")
-			}
-			id := d.Message().ID
-			if known[id] {
-				seen[id]++
-				delete(want, id)
-			} else {
-				phantoms++
-			}
-			_ = d.Ack(ctx) // a lost ack only makes a duplicate, which is counted
-			last = time.Now()
-			quiet.Reset(cfg.Quiet)
-		case <-quiet.C:
-			if len(want) == 0 || time.Since(last) >= cfg.GiveUp {
-				return seen, phantoms, nil
-			}
-			quiet.Reset(cfg.Quiet)
-		case <-ctx.Done():
-			return seen, phantoms, nil // what is still wanted counts as lost
+		if phase == lastPhase && phase > 0 && phase%2 == 0 {
+			r.AckedAfterRestart++
 		}
+	case outMaybe:
+		r.Maybe++
+	case outRefused:
+		r.Refused++
 	}
 }
 

@@ -25,6 +25,9 @@ type fakeBroker struct {
 	// misbehave returns (store, err) for a publish made after the kill;
 	// nil: a correct backend.
 	misbehave func(n int64, down bool) (bool, error)
+	// redeliver is how many extra times each delivery is handed out: a
+	// backend that redelivers without bound.
+	redeliver int
 }
 
 var errDown = errors.New("connection refused")
@@ -56,8 +59,37 @@ func (c *client) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	return c.f.publish(ctx, msgs...)
 }
 func (c *client) Subscribe(ctx context.Context, topic, group string) (<-chan bus.Delivery, error) {
-	return c.f.mem.Subscribe(ctx, topic, group)
+	in, err := c.f.mem.Subscribe(ctx, topic, group)
+	if err != nil || c.f.redeliver == 0 {
+		return in, err
+	}
+	out := make(chan bus.Delivery)
+	go func() {
+		defer close(out)
+		for d := range in {
+			for range c.f.redeliver {
+				select {
+				case out <- again{d.Message()}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case out <- d:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
 }
+
+// again is an extra hand-out of a message; settling it does nothing.
+type again struct{ m *bus.Message }
+
+func (a again) Message() *bus.Message          { return a.m }
+func (again) Ack(context.Context) error        { return nil }
+func (again) Nack(context.Context, bool) error { return nil }
 func (c *client) Close() error {
 	err := bus.ErrClosed
 	c.once.Do(func() { err = nil })
@@ -68,9 +100,10 @@ func TestRunRestartDetects(t *testing.T) {
 	tests := []struct {
 		name      string
 		misbehave func(n int64, down bool) (bool, error)
+		redeliver int
 		check     func(t *testing.T, r bustest.RestartReport)
 	}{
-		{"correct backend", nil, func(t *testing.T, r bustest.RestartReport) {
+		{"correct backend", nil, 0, func(t *testing.T, r bustest.RestartReport) {
 			t.Helper()
 			if err := r.Err(); err != nil || r.Maybe == 0 || r.MaybeDelivered != 0 {
 				t.Fatalf("err %v, report %s; want no error and undelivered maybes", err, r)
@@ -78,7 +111,7 @@ func TestRunRestartDetects(t *testing.T) {
 		}},
 		{"acked but lost", func(n int64, down bool) (bool, error) {
 			return n%7 != 0, nil // every 7th "confirmed" write vanishes
-		}, func(t *testing.T, r bustest.RestartReport) {
+		}, 0, func(t *testing.T, r bustest.RestartReport) {
 			t.Helper()
 			if len(r.Lost) == 0 || r.Err() == nil {
 				t.Fatalf("report %s, err %v; want losses reported", r, r.Err())
@@ -89,7 +122,7 @@ func TestRunRestartDetects(t *testing.T) {
 				return true, errDown // stored, but reported as refused
 			}
 			return true, nil
-		}, func(t *testing.T, r bustest.RestartReport) {
+		}, 0, func(t *testing.T, r bustest.RestartReport) {
 			t.Helper()
 			if len(r.RefusedDelivered) == 0 || r.Err() == nil {
 				t.Fatalf("report %s, err %v; want misreported outcomes", r, r.Err())
@@ -100,16 +133,22 @@ func TestRunRestartDetects(t *testing.T) {
 				return true, fmt.Errorf("fake: %w", bus.ErrOutcomeUnknown)
 			}
 			return true, nil
-		}, func(t *testing.T, r bustest.RestartReport) {
+		}, 0, func(t *testing.T, r bustest.RestartReport) {
 			t.Helper()
 			if r.Err() != nil || r.MaybeDelivered == 0 {
 				t.Fatalf("report %s, err %v; want delivered maybes and no error", r, r.Err())
 			}
 		}},
+		{"redelivering without bound", nil, 1, func(t *testing.T, r bustest.RestartReport) {
+			t.Helper()
+			if r.Duplicates <= r.DuplicateLimit || r.Err() == nil {
+				t.Fatalf("report %s, err %v; want too many duplicates reported", r, r.Err())
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeBroker{mem: membus.New(), misbehave: tt.misbehave}
+			f := &fakeBroker{mem: membus.New(), misbehave: tt.misbehave, redeliver: tt.redeliver}
 			t.Cleanup(func() { _ = f.mem.Close() })
 			r, err := bustest.RunRestart(t, bustest.RestartConfig{
 				NewBus: func(*testing.T) bus.Bus { return &client{f: f} },
@@ -123,8 +162,8 @@ func TestRunRestartDetects(t *testing.T) {
 					return nil
 				},
 				Topic:      "t",
-				Publishers: 4, BeforeKill: 50, AfterRestart: 50,
-				Quiet: 200 * time.Millisecond, GiveUp: time.Second, Timeout: 30 * time.Second,
+				Publishers: 4, PerPhase: 50, Members: 2,
+				Quiet: 200 * time.Millisecond, ReadWindow: time.Second, Timeout: 30 * time.Second,
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package kafkabus_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,11 +14,18 @@ import (
 )
 
 // TestRestartNoLoss SIGKILLs a kfake broker (an edkit-broker child process,
-// durable: kfake's data dir with synced writes) while eight publishers
-// produce with acks=all, restarts it and reads the topic back from the
-// start. The topic is created at broker start (--topics): kfake persists
-// seeded topics, but forgets auto-created ones after a SIGKILL.
+// durable: kfake's data dir with synced writes) twice while eight
+// publishers produce with acks=all and one or three members of a group
+// consume, restarting it each time; every acknowledged message must reach
+// the group. The topic is created at broker start (--topics): kfake
+// persists seeded topics, but forgets auto-created ones after a SIGKILL.
 func TestRestartNoLoss(t *testing.T) {
+	for _, members := range []int{1, 3} {
+		t.Run(fmt.Sprintf("members=%d", members), func(t *testing.T) { restartRun(t, members) })
+	}
+}
+
+func restartRun(t *testing.T, members int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	topic := bustest.Topic(t, "restart")
@@ -52,6 +60,7 @@ func TestRestartNoLoss(t *testing.T) {
 		Kill:    killer.Kill,
 		Restart: restarter.Restart,
 		Topic:   topic,
+		Members: members,
 		// Past the writer's 2 s WriteTimeout, so some publishes give up
 		// with their outcome unknown instead of riding out the outage.
 		Downtime: 3 * time.Second,

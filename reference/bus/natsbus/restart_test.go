@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 )
 
 // TestRestartNoLoss SIGKILLs a JetStream server of its own (an
-// edkit-broker child process, durable: file store with sync always) while
-// eight publishers publish, restarts it and reads the stream back: a
+// edkit-broker child process, durable: file store with sync always) twice
+// while eight publishers publish and one or three members of a durable
+// consumer consume, restarting it each time: a
 // PubAck comes only after the stored message was fsynced, so no
 // acknowledged message may be missing. Without sync (Durable off, and the
 // store dir kept) JetStream acknowledges from the page cache; a SIGKILL of
@@ -23,6 +25,12 @@ import (
 // reconnecting, reporting in-flight publishes as outcome unknown.
 func TestRestartNoLoss(t *testing.T) {
 	url(t) // fails, saying why, where embedded NATS could not start
+	for _, members := range []int{1, 3} {
+		t.Run(fmt.Sprintf("members=%d", members), func(t *testing.T) { restartRun(t, members) })
+	}
+}
+
+func restartRun(t *testing.T, members int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{{Kind: env.KindNATS, Provider: env.Embedded,
@@ -54,6 +62,11 @@ func TestRestartNoLoss(t *testing.T) {
 		Kill:    killer.Kill,
 		Restart: restarter.Restart,
 		Topic:   bustest.Topic(t, "restart"),
+		Members: members,
+		// A restart may redeliver what each member had fetched and not yet
+		// acked (up to MaxBuffered, 256): 196 of about 3,000 were measured
+		// with three members.
+		MaxDuplicates: members * 2 * 256,
 		// nats.go buffers publishes while it reconnects; stay down past
 		// the 3 s publish deadline so some give up with their outcome
 		// unknown and are sent (or not) once it reconnects.

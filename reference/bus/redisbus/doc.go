@@ -20,13 +20,23 @@
 //     requeue (XACK: dropped). Entries of a consumer that died are reclaimed
 //     by another member with XAUTOCLAIM once idle for MinIdle, and delivered
 //     with bus.HeaderAttempt set from the stream's delivery count. A live
-//     subscription renews its entries' idle time every MinIdle/3 so they are
-//     not stolen while queued or being handled; when it ends (ctx, Close) it
+//     subscription renews the idle time of the entries it holds (queued or
+//     being handled) every MinIdle/3, so they are not stolen; it renews
+//     nothing else, so an entry Redis handed its consumer in a reply that
+//     never arrived (a restart closing the connection mid-reply) goes idle
+//     and is reclaimed like a dead consumer's. After any failed command the
+//     subscription also reads its own pending list (XREADGROUP from 0) and
+//     delivers at once what it does not hold. When it ends (ctx, Close) it
 //     marks its unsettled entries as idle for a year, so the next member
 //     reclaims them at once, and later settles return ErrRevoked.
+//   - Acks: an XACK that fails settles the delivery all the same (Ack
+//     returns ErrAckPending) and the subscription retries it with backoff
+//     until Redis takes it; the entry is not handed to the handler again
+//     unless the subscription ends first.
 //   - Duplicates: a reclaimed entry whose first handler had in fact finished
-//     but not acked, an ack whose reply was lost, or a lease that lapsed
-//     during a Redis outage.
+//     but not acked, an ack still unconfirmed when the subscription ended, or
+//     a lease that lapsed during a Redis outage. Two SIGKILLs under load
+//     (TestRestartNoLoss) measured 0 to 8 in about 3,300 messages.
 //   - Per-key order within one subscription: at most one unsettled delivery
 //     per key, in stream order, and Nack(requeue) delivers the same entry
 //     again (no Redis round trip, attempt + 1) before anything later of its

@@ -20,4 +20,9 @@ var (
 	// another member reclaims and redelivers it), and this late settle must
 	// not count as processing it.
 	ErrRevoked = errors.New("redisbus: delivery revoked")
+	// ErrAckPending is returned by Ack (and Nack without requeue) when the
+	// XACK failed: the delivery is settled as processed and the
+	// subscription retries the XACK until Redis takes it, or releases the
+	// entry when it ends (another member then redelivers it).
+	ErrAckPending = errors.New("redisbus: ack not confirmed, retried by the subscription")
 )

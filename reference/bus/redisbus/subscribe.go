@@ -100,14 +100,16 @@ func (b *Bus) Subscribe(ctx context.Context, topic, group string) (<-chan bus.De
 		settles:  make(chan settleReq),
 		done:     make(chan struct{}),
 		tokens:   make(chan struct{}, b.cfg.maxInFlight),
+		acks:     make(chan string, b.cfg.maxInFlight),
 		held:     map[string]bool{},
 	}
 	for i := 0; i < b.cfg.maxInFlight; i++ {
 		s.tokens <- struct{}{}
 	}
 	b.subs.Add(1)
-	s.renewing.Add(1)
+	s.renewing.Add(2)
 	go s.renew(sctx)
+	go s.retryAcks(sctx)
 	go s.fetch(sctx)
 	go s.pump(sctx)
 	return s.out, nil
@@ -136,6 +138,7 @@ type subscription struct {
 	settles                     chan settleReq
 	done                        chan struct{} // closed when the pump stops
 	tokens                      chan struct{} // one per entry that may be held
+	acks                        chan string   // processed entries whose XACK failed, to retry
 	renewing                    sync.WaitGroup
 	mu                          sync.Mutex
 	held                        map[string]bool // stream IDs read and not yet settled
@@ -169,6 +172,9 @@ func (e *entry) before(o *entry) bool {
 type settleReq struct {
 	d       *delivery
 	advance bool // false: requeue at the head of its key
+	// ackLater: processed, but its XACK failed; the entry stays held (and
+	// renewed) while retryAcks retries it.
+	ackLater bool
 }
 
 // renew keeps the entries the subscription holds (queued or in a handler)
@@ -514,8 +520,12 @@ func (s *subscription) pump(ctx context.Context) {
 			q.inflight = nil
 			if req.advance {
 				q.queue = q.queue[1:]
-				s.unhold(req.d.e.id)
-				s.tokens <- struct{}{}
+				if req.ackLater {
+					s.acks <- req.d.e.id // never blocks: one slot per held entry
+				} else {
+					s.unhold(req.d.e.id)
+					s.tokens <- struct{}{}
+				}
 			} else {
 				q.queue[0].attempt++
 			}
@@ -595,16 +605,19 @@ func (d *delivery) settle(ctx context.Context, advance bool) error {
 	default:
 	}
 	var aerr error
+	ackLater := false
 	if advance {
 		if aerr = s.ack(ctx, d.e.id); aerr != nil {
-			// Not acked: hand it back so it is redelivered rather than
-			// skipped; the caller learns the ack failed.
-			advance = false
-			aerr = fmt.Errorf("redisbus: ack %s %s: %w", s.key, d.e.id, aerr)
+			// Processed but not acked (Redis restarting, say): the key
+			// moves on and the subscription retries the XACK itself.
+			// Handing the entry back instead made a handler run it again
+			// and again, tens of thousands of times in a 2 s outage.
+			ackLater = true
+			aerr = fmt.Errorf("redisbus: ack %s %s: %w: %w", s.key, d.e.id, ErrAckPending, aerr)
 		}
 	}
 	select {
-	case s.settles <- settleReq{d: d, advance: advance}:
+	case s.settles <- settleReq{d: d, advance: advance, ackLater: ackLater}:
 		return aerr
 	case <-s.done:
 		if aerr != nil {
@@ -614,6 +627,31 @@ func (d *delivery) settle(ctx context.Context, advance bool) error {
 			return nil // acked before the subscription ended
 		}
 		return ErrRevoked
+	}
+}
+
+// retryAcks retries, with jittered backoff, the XACKs that failed, and
+// releases each entry once Redis took its ack. Entries still waiting when
+// the subscription ends are released with the rest, so another member
+// redelivers them: a duplicate, never a loss.
+func (s *subscription) retryAcks(ctx context.Context) {
+	defer s.renewing.Done()
+	retry := backoff.New(20*time.Millisecond, time.Second)
+	for {
+		var id string
+		select {
+		case id = <-s.acks:
+		case <-ctx.Done():
+			return
+		}
+		for s.ack(ctx, id) != nil {
+			if !retry.Sleep(ctx) {
+				return
+			}
+		}
+		retry.Reset()
+		s.unhold(id)
+		s.tokens <- struct{}{}
 	}
 }
 
