@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -12,12 +14,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/chaos"
+	"github.com/edkit-dev/edkit/cmd/edload/shopsystem"
+	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/loadgen"
 	"github.com/edkit-dev/edkit/reports"
 )
 
 // runFlags are `edload run`'s settings.
 type runFlags struct {
+	system     string
 	broker     string
 	duration   time.Duration
 	rate       float64
@@ -46,9 +52,12 @@ type runFlags struct {
 func (f *runFlags) validate() error {
 	var errs []error
 	switch f.broker {
-	case "kafka", "memory":
+	case harness.BrokerKafka, harness.BrokerMemory:
 	default:
 		errs = append(errs, fmt.Errorf("--broker %q: want kafka or memory", f.broker))
+	}
+	if _, ok := systems[f.system]; !ok {
+		errs = append(errs, fmt.Errorf("--system %q: want one of %s", f.system, strings.Join(systemNames(), ", ")))
 	}
 	if _, err := parseFaults(f.fault); err != nil {
 		errs = append(errs, err)
@@ -124,7 +133,7 @@ order-summary read model shows the order.`,
 			if file, ok := stderr.(*os.File); ok {
 				tty = file
 			}
-			rep, err := runShop(cmd.Context(), f, stdout, progress, tty)
+			rep, err := runSystem(cmd.Context(), f, stdout, progress, tty)
 			if err != nil {
 				return err
 			}
@@ -135,6 +144,7 @@ order-summary read model shows the order.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.system, "system", "shop", "the system under test: "+strings.Join(systemNames(), ", "))
 	fl.StringVar(&f.broker, "broker", "kafka", "broker: kafka (embedded, real wire protocol) or memory")
 	fl.DurationVar(&f.duration, "duration", 20*time.Second, "how long to send load")
 	fl.Float64Var(&f.rate, "rate", 100, "target place-order commands per second (open loop)")
@@ -212,22 +222,6 @@ func (f *runFlags) messageFault() (*chaos.MessageFault, error) {
 	return chaos.NewMessageFault(cfg, clock.Real{})
 }
 
-// faultCounts are the report's counts of injected faults.
-func faultCounts(fault *chaos.MessageFault) []reports.Count {
-	if fault == nil {
-		return nil
-	}
-	names := []struct{ kind, name string }{
-		{chaos.KindDuplicate, "duplicated"}, {chaos.KindDelay, "delayed"}, {chaos.KindDrop, "dropped"},
-		{chaos.KindReorder, "reordered"}, {chaos.KindCorrupt, "corrupted"},
-	}
-	var out []reports.Count
-	for _, n := range names {
-		out = append(out, reports.Count{Name: "faults: " + n.name + " deliveries", Value: int64(fault.Count(n.kind))})
-	}
-	return out
-}
-
 // ensureDir makes the output directory before anything starts, so a bad
 // --out fails fast as bad usage rather than after the load.
 func ensureDir(dir string) error {
@@ -237,4 +231,79 @@ func ensureDir(dir string) error {
 		return &usageError{fmt.Errorf("--out %s: %w", dir, err)}
 	}
 	return nil
+}
+
+// runSystem is `edload run`: the flags become harness options, the run
+// core does the rest, and the summary goes to stdout.
+func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *os.File) (*reports.Run, error) {
+	if err := ensureDir(f.out); err != nil {
+		return nil, err
+	}
+	fault, err := f.messageFault()
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	sys := systems[f.system](f)
+	o := harness.Options{
+		Command: "edload " + strings.Join(os.Args[1:], " "),
+		Broker:  harness.Broker{Kind: f.broker, Partitions: f.partitions},
+		Load: loadgen.Config{Rate: f.rate, Duration: f.duration, Workers: f.workers, Keys: f.keys,
+			PayloadSize: 0, Seed: f.seed},
+		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) })},
+		Fault:       fault, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
+		Config: []reports.KV{
+			{Key: "rate", Value: fmt.Sprint(f.rate)}, {Key: "duration", Value: f.duration.String()},
+			{Key: "workers", Value: fmt.Sprint(f.workers)}, {Key: "keys", Value: fmt.Sprint(f.keys)},
+			{Key: "payload", Value: fmt.Sprint(f.payload)}, {Key: "fault", Value: f.fault},
+			{Key: "dup-rate", Value: fmt.Sprint(f.dupRate)}, {Key: "delay-rate", Value: fmt.Sprint(f.delayRate)},
+			{Key: "max-delay", Value: f.maxDelay.String()}, {Key: "dedup", Value: fmt.Sprint(f.dedup)},
+			{Key: "decline-every", Value: fmt.Sprint(f.declineOne)}, {Key: "partitions", Value: fmt.Sprint(f.partitions)},
+			{Key: "min-rate", Value: fmt.Sprint(f.minRate)},
+		},
+		OnStart: func(broker string) {
+			fmt.Fprintf(progress, "edload: %s load on %s for %v at %.0f/s (fault=%s dedup=%v seed=%d)\n",
+				sys.Name(), broker, f.duration, f.rate, f.fault, f.dedup, f.seed)
+		},
+	}
+	if tty != nil {
+		o.LoadOptions = append(o.LoadOptions, loadgen.WithTerminalProgress(tty))
+	} else {
+		o.LoadOptions = append(o.LoadOptions, loadgen.WithProgress(loadgen.NewLogProgress(progress), 2*time.Second))
+	}
+	if f.verbose {
+		o.Logger = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	rep, err := harness.Run(ctx, sys, o)
+	if err != nil {
+		var envErr *harness.EnvError
+		if errors.As(err, &envErr) {
+			return nil, &envError{envErr.Err}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	if err := reports.WriteSummary(stdout, rep); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "report: %s\n", f.out)
+	return rep, nil
+}
+
+// systems are the systems edload can run, by --system name. Wired here,
+// explicitly: a user's own binary passes its own.
+var systems = map[string]func(f *runFlags) harness.System{
+	"shop": func(f *runFlags) harness.System {
+		return shopsystem.New(shopsystem.Config{DeclineEvery: f.declineOne, Note: f.payload})
+	},
+}
+
+func systemNames() []string {
+	names := make([]string, 0, len(systems))
+	for n := range systems {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -1,0 +1,57 @@
+package harness_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// domainPkgs are the reference system's domain packages: the toolkit must
+// reach them only through the system contract.
+var domainPkgs = []string{
+	"github.com/edkit-dev/edkit/reference/shop",
+	"github.com/edkit-dev/edkit/reference/service",
+}
+
+// knownDomainImports are toolkit packages that still import the shop, each
+// with the issue that removes it. The test fails when one of them stops
+// (delete it here) or when any other package starts.
+var knownDomainImports = map[string]string{
+	"github.com/edkit-dev/edkit/scenarios": "issue 13: scenario files for any system",
+}
+
+// TestToolkitDoesNotImportTheDomain walks the dependencies of every toolkit
+// package (harness, loadgen, chaos, reports, scenarios; tests excluded):
+// none may depend on the shop. The toolkit is the product; the shop is one
+// system among the users' own.
+func TestToolkitDoesNotImportTheDomain(t *testing.T) {
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-deps=false",
+		"-f", `{{.ImportPath}}{{"\t"}}{{join .Deps " "}}`,
+		"../harness/...", "../loadgen/...", "../chaos/...", "../reports/...", "../scenarios/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, deps, _ := strings.Cut(line, "\t")
+		checked++
+		imports := false
+		for _, d := range strings.Fields(deps) {
+			for _, dom := range domainPkgs {
+				if d == dom {
+					imports = true
+				}
+			}
+		}
+		why, known := knownDomainImports[pkg]
+		switch {
+		case imports && !known:
+			t.Errorf("%s depends on the domain (%s): the toolkit reaches a system only through harness.System", pkg, strings.Join(domainPkgs, ", "))
+		case !imports && known:
+			t.Errorf("%s no longer depends on the domain (%s): remove it from knownDomainImports", pkg, why)
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked only %d packages: the walk is broken", checked)
+	}
+}

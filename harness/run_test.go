@@ -1,0 +1,112 @@
+package harness_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/loadgen"
+	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reports"
+)
+
+// tally is the smallest system there is: each operation is one message on
+// "in", and the "worker" group counts it (an effect). Its bugs are
+// switchable, to prove the run core catches them on a system that is not
+// the shop.
+type tally struct {
+	doubleEffect bool // the handler's effect runs twice
+}
+
+func (s tally) Name() string { return "tally" }
+
+func (s tally) Start(_ context.Context, env *harness.Env) (harness.Instance, error) {
+	return &tallyInstance{sys: s, env: env}, nil
+}
+
+type tallyInstance struct {
+	sys tally
+	env *harness.Env
+}
+
+func (in *tallyInstance) Run(ctx context.Context) error {
+	err := bus.Consume(ctx, in.env.Bus, "in", "worker", in.env.Consumer("worker", func(ctx context.Context, m *bus.Message) error {
+		in.env.Effect(ctx, "count")
+		if in.sys.doubleEffect {
+			in.env.Effect(ctx, "count")
+		}
+		in.env.Settled.Done(m.ID, time.Now())
+		return nil
+	}))
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (in *tallyInstance) Send(ctx context.Context, op harness.Op) error {
+	id := fmt.Sprint("t-", op.Seq)
+	in.env.Settled.Start(id, op.Intended)
+	return in.env.Bus.Publish(ctx, &bus.Message{ID: id, Topic: "in", Key: op.Key, Payload: []byte("1")})
+}
+
+func (in *tallyInstance) Consumers() map[string][]string { return map[string][]string{"in": {"worker"}} }
+
+func runTally(t *testing.T, s tally) *reports.Run {
+	t.Helper()
+	rep, err := harness.Run(t.Context(), s, harness.Options{
+		Broker:  harness.Broker{Kind: harness.BrokerMemory},
+		Load:    loadgen.Config{Rate: 200, Duration: 500 * time.Millisecond, Workers: 4, Keys: 5, Seed: 1},
+		Quiesce: 5 * time.Second, MinRate: 0.5, Out: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func verdict(rep *reports.Run, invariant string) (valid, found bool) {
+	for _, r := range rep.Invariants {
+		if r.Invariant == invariant {
+			return r.Valid, true
+		}
+	}
+	return false, false
+}
+
+// TestRunJudgesAnySystem runs the pipeline on a system that is not the
+// shop: clean, it passes every invariant; with a duplicated effect, the
+// duplicate-effect gate fails.
+func TestRunJudgesAnySystem(t *testing.T) {
+	t.Run("clean", func(t *testing.T) {
+		rep := runTally(t, tally{})
+		if !rep.OK() {
+			t.Fatalf("clean tally failed: %+v", rep.Invariants)
+		}
+		if len(rep.Latencies) != 3 || rep.Latencies[1].Count == 0 {
+			t.Fatalf("latencies %+v: want send, settled (tracked by the system) and schedule lag", rep.Latencies)
+		}
+	})
+	t.Run("double effect", func(t *testing.T) {
+		rep := runTally(t, tally{doubleEffect: true})
+		valid, found := verdict(rep, "no-duplicate-effect")
+		if !found || valid || rep.OK() {
+			t.Fatalf("doubled effects not caught: %+v", rep.Invariants)
+		}
+	})
+}
+
+// TestRunEnvironmentError: a broker that cannot start is an EnvError
+// (exit 3 in the CLI), not a failed run.
+func TestRunEnvironmentError(t *testing.T) {
+	_, err := harness.Run(t.Context(), tally{}, harness.Options{Broker: harness.Broker{Kind: "carrier-pigeon"}})
+	var envErr *harness.EnvError
+	if err == nil || !asEnv(err, &envErr) {
+		t.Fatalf("err = %v, want an EnvError", err)
+	}
+}
+
+func asEnv(err error, target **harness.EnvError) bool { return errors.As(err, target) }
