@@ -1,5 +1,7 @@
 // Command edload runs load, consistency gates and chaos against an
-// event-driven system and reports what held and what broke.
+// event-driven system and reports what held and what broke. This binary
+// carries the reference shop; a user's own system gets its own binary
+// through package cli (see cli.Main).
 //
 // Exit codes: 0 every invariant and threshold held; 1 an invariant or
 // threshold broke; 2 bad usage or bad input; 3 the environment could not be
@@ -7,116 +9,10 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/spf13/cobra"
+	"github.com/edkit-dev/edkit/cmd/edload/cli"
+	"github.com/edkit-dev/edkit/cmd/edload/shopsystem"
 )
 
-// Exit codes, as DESIGN.md fixes them.
-const (
-	exitOK          = 0
-	exitBroken      = 1
-	exitUsage       = 2
-	exitEnvironment = 3
-	exitInterrupted = 130
-)
-
-// usageError is bad usage: a flag or argument the command cannot take.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-// envError means the environment (brokers, stores) could not be started.
-type envError struct{ err error }
-
-func (e *envError) Error() string { return "environment: " + e.err.Error() }
-func (e *envError) Unwrap() error { return e.err }
-
-// errBroken means the run completed and found a broken invariant or
-// threshold; the report already says which.
-var errBroken = errors.New("an invariant or threshold broke")
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-// execute runs the CLI and maps its outcome to an exit code.
-func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	switch {
-	case err == nil:
-		return exitOK
-	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "edload: interrupted; everything started was stopped")
-		return exitInterrupted
-	case errors.Is(err, errBroken):
-		return exitBroken
-	}
-	var env *envError
-	if errors.As(err, &env) {
-		fmt.Fprintln(stderr, "edload:", err)
-		return exitEnvironment
-	}
-	var input *inputError
-	if errors.As(err, &input) {
-		fmt.Fprintln(stderr, "edload:", err)
-		return exitUsage
-	}
-	var usage *usageError
-	if errors.As(err, &usage) || isFlagError(err) {
-		fmt.Fprintln(stderr, "edload:", err)
-		fmt.Fprintln(stderr, "Run 'edload --help' for usage.")
-		return exitUsage
-	}
-	fmt.Fprintln(stderr, "edload:", err)
-	return exitBroken
-}
-
-// flagError marks errors cobra reports for bad flags and arguments; cobra
-// returns them as plain errors, so SetFlagErrorFunc wraps them.
-type flagError struct{ err error }
-
-func (e *flagError) Error() string { return e.err.Error() }
-
-func isFlagError(err error) bool {
-	var fe *flagError
-	return errors.As(err, &fe)
-}
-
-func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "edload",
-		Short:         "Load, consistency gates and chaos for event-driven systems",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.ArbitraryArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return &usageError{fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())}
-			}
-			fmt.Fprintln(stderr, c.UsageString())
-			return &usageError{errors.New("a command is required")}
-		},
-	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		fmt.Fprintln(stderr, c.UsageString())
-		return &flagError{err}
-	})
-	root.AddCommand(newRunCmd(stdout, stderr), newScenarioCmd(stdout, stderr), newEnvCmd(stdout, stderr),
-		newDLQCmd(stdout, stderr))
-	return root
-}
+func main() { os.Exit(cli.Main(shopsystem.New(shopsystem.Config{DeclineEvery: 10}))) }

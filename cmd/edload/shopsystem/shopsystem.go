@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/reference/bus"
@@ -36,8 +38,6 @@ const (
 type Config struct {
 	// DeclineEvery makes every Nth order exceed the payment limit (0: none).
 	DeclineEvery int
-	// Note is the bytes of note each order carries.
-	Note int
 }
 
 // System is the shop as a system under test: place-order commands through
@@ -46,15 +46,27 @@ type Config struct {
 type System struct{ cfg Config }
 
 var (
-	_ harness.System = (*System)(nil)
-	_ harness.Topics = (*System)(nil)
+	_ harness.System    = (*System)(nil)
+	_ harness.Topics    = (*System)(nil)
+	_ harness.Describer = (*System)(nil)
 )
 
 // New returns the shop with cfg.
 func New(cfg Config) *System { return &System{cfg: cfg} }
 
-// Name is "shop-place-order", the run's name in reports.
-func (s *System) Name() string { return "shop-place-order" }
+// Name is "shop".
+func (s *System) Name() string { return "shop" }
+
+// AddFlags adds the shop's settings to `edload run`.
+func (s *System) AddFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&s.cfg.DeclineEvery, "decline-every", s.cfg.DeclineEvery,
+		"shop: every Nth order is over the payment limit and is compensated (0: none)")
+}
+
+// Config is the shop's settings, for the report.
+func (s *System) Config() []reports.KV {
+	return []reports.KV{{Key: "decline-every", Value: fmt.Sprint(s.cfg.DeclineEvery)}}
+}
 
 // Topics are the shop's topics, created before it starts.
 func (s *System) Topics() []string {
@@ -82,7 +94,6 @@ func (s *System) Start(_ context.Context, env *harness.Env) (harness.Instance, e
 		return nil, err
 	}
 	in.svc = svc
-	in.note = strings.Repeat("x", s.cfg.Note)
 	svc.Summaries().OnChange(in.observe)
 	return in, nil
 }
@@ -93,7 +104,6 @@ type instance struct {
 	env   *harness.Env
 	store *memstore.Store
 	svc   *service.Shop
-	note  string
 
 	mu     sync.Mutex
 	closed map[string]bool // orders seen confirmed or cancelled
@@ -134,7 +144,8 @@ func (in *instance) Close() error { return in.store.Close() }
 // orderID names the order of operation seq.
 func orderID(seq uint64) string { return fmt.Sprintf("o-%d", seq+1) }
 
-// Send places order o-(seq+1) for the operation's key as customer.
+// Send places order o-(seq+1) for the operation's key as customer, with a
+// note as long as the load's payload.
 func (in *instance) Send(ctx context.Context, op harness.Op) error {
 	id := orderID(op.Seq)
 	amount := int64(1000 + op.Seq%50*100)
@@ -144,7 +155,7 @@ func (in *instance) Send(ctx context.Context, op harness.Op) error {
 	in.env.Visible.Start(id, op.Intended)
 	in.env.Settled.Start(id, op.Intended)
 	return in.svc.Send(ctx, "place-"+id, shop.Command{Type: shop.CmdPlaceOrder, OrderID: id, Customer: op.Key,
-		Items: []shop.Item{{SKU: "sku-" + fmt.Sprint(op.Seq%20), Qty: 1}}, AmountCents: amount, Note: in.note})
+		Items: []shop.Item{{SKU: "sku-" + fmt.Sprint(op.Seq%20), Qty: 1}}, AmountCents: amount, Note: strings.Repeat("x", len(op.Payload))})
 }
 
 // Consumers are the groups that settle each shop topic.

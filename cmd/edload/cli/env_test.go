@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 func buildEdload(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "edload")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -58,7 +58,7 @@ func reachable(ctx context.Context, addr string) bool {
 func TestEnvUpDown(t *testing.T) {
 	bin := buildEdload(t)
 	state := filepath.Join(t.TempDir(), "env.json")
-	out, code := runBin(t, bin, "env", "up", "--state", state, "../../harness/env/testdata/all.yaml")
+	out, code := runBin(t, bin, "env", "up", "--state", state, "../../../harness/env/testdata/all.yaml")
 	if code != exitOK {
 		t.Fatalf("env up exit %d:\n%s", code, out)
 	}
@@ -87,7 +87,7 @@ func TestEnvUpDown(t *testing.T) {
 		}
 		addrs = append(addrs, addr)
 	}
-	if _, code := runBin(t, bin, "env", "up", "--state", state, "../../harness/env/testdata/all.yaml"); code != exitUsage {
+	if _, code := runBin(t, bin, "env", "up", "--state", state, "../../../harness/env/testdata/all.yaml"); code != exitUsage {
 		t.Errorf("a second env up exited %d, want %d (already up)", code, exitUsage)
 	}
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/edkit-dev/edkit/chaos"
-	"github.com/edkit-dev/edkit/cmd/edload/shopsystem"
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/clock"
 	"github.com/edkit-dev/edkit/loadgen"
@@ -23,6 +23,7 @@ import (
 
 // runFlags are `edload run`'s settings.
 type runFlags struct {
+	systems    []harness.System
 	system     string
 	broker     string
 	duration   time.Duration
@@ -40,7 +41,6 @@ type runFlags struct {
 	maxHold    time.Duration
 	corrupt    float64
 	dedup      bool
-	declineOne int
 	partitions int
 	quiesce    time.Duration
 	maxP99     time.Duration
@@ -56,8 +56,8 @@ func (f *runFlags) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--broker %q: want kafka or memory", f.broker))
 	}
-	if _, ok := systems[f.system]; !ok {
-		errs = append(errs, fmt.Errorf("--system %q: want one of %s", f.system, strings.Join(systemNames(), ", ")))
+	if f.find() == nil {
+		errs = append(errs, fmt.Errorf("--system %q: want one of %s", f.system, strings.Join(systemNames(f.systems), ", ")))
 	}
 	if _, err := parseFaults(f.fault); err != nil {
 		errs = append(errs, err)
@@ -86,9 +86,6 @@ func (f *runFlags) validate() error {
 	if f.minRate < 0 || f.minRate > 1 {
 		errs = append(errs, fmt.Errorf("--min-rate %v: want a fraction within [0, 1]", f.minRate))
 	}
-	if f.declineOne < 0 {
-		errs = append(errs, fmt.Errorf("--decline-every %d: want >= 0", f.declineOne))
-	}
 	if f.partitions < 1 {
 		errs = append(errs, fmt.Errorf("--partitions %d: want >= 1", f.partitions))
 	}
@@ -101,20 +98,22 @@ func (f *runFlags) validate() error {
 	return errors.Join(errs...)
 }
 
-func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
-	f := &runFlags{}
+func newRunCmd(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command, error) {
+	f := &runFlags{systems: systems}
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Drive open-loop load through the reference shop, check invariants, write a report",
-		Long: `run starts the reference shop (command service, order-fulfilment saga,
-order-summary projection, outbox relay) on the chosen broker, drives
-place-order commands at a constant open-loop rate, waits for the system to
-quiesce, checks the recorded history against edkit's invariants, and writes
-report.json, junit.xml and history.jsonl to --out.
+		Short: "Drive open-loop load through a system, check invariants, write a report",
+		Long: `run starts the system under test (--system; the reference shop by default:
+command service, order-fulfilment saga, order-summary projection, outbox
+relay) on the chosen broker, drives operations at a constant open-loop rate
+with the chosen message faults in front of every consumer, waits for the
+system to quiesce, checks the recorded history and the system's final state
+against edkit's invariants and the system's own, and writes report.json,
+junit.xml and history.jsonl to --out.
 
-Latency is measured from each command's intended send time, so a stalled
+Latency is measured from each operation's intended send time, so a stalled
 system cannot hide its stall. End-to-end latency is from that time until the
-order-summary read model shows the order.`,
+system's read model shows the operation.`,
 		Example: `  edload run --duration 20s --rate 100 --fault duplicate --dedup=true
   edload run --duration 20s --rate 100 --fault duplicate --dedup=false   # exits 1: duplicate effects`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -144,7 +143,11 @@ order-summary read model shows the order.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.system, "system", "shop", "the system under test: "+strings.Join(systemNames(), ", "))
+	def := ""
+	if len(systems) > 0 {
+		def = systems[0].Name()
+	}
+	fl.StringVar(&f.system, "system", def, "the system under test: "+strings.Join(systemNames(systems), ", "))
 	fl.StringVar(&f.broker, "broker", "kafka", "broker: kafka (embedded, real wire protocol) or memory")
 	fl.DurationVar(&f.duration, "duration", 20*time.Second, "how long to send load")
 	fl.Float64Var(&f.rate, "rate", 100, "target place-order commands per second (open loop)")
@@ -162,14 +165,16 @@ order-summary read model shows the order.`,
 	fl.DurationVar(&f.maxHold, "max-hold", 50*time.Millisecond, "longest the reorder fault holds a delivery back")
 	fl.Float64Var(&f.corrupt, "corrupt-rate", 0.05, "fraction of deliveries whose payload the corrupt fault flips")
 	fl.BoolVar(&f.dedup, "dedup", true, "inbox deduplication by message ID in the command service")
-	fl.IntVar(&f.declineOne, "decline-every", 10, "every Nth order is over the payment limit and is compensated (0: none)")
 	fl.IntVar(&f.partitions, "partitions", 4, "partitions per Kafka topic")
 	fl.DurationVar(&f.quiesce, "quiesce-timeout", 60*time.Second, "how long to wait for in-flight orders to settle after the load")
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "fail the run when end-to-end p99 exceeds this (0: no threshold)")
 	fl.Float64Var(&f.minRate, "min-rate", 0.95, "fail the run when the achieved rate is below this fraction of --rate")
 	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml and history.jsonl")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the shop's warnings (dead-letters, retries)")
-	return cmd
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the system's warnings (dead-letters, retries)")
+	if err := addSystemFlags(fl, systems); err != nil {
+		return nil, err
+	}
+	return cmd, nil
 }
 
 // faultKinds are the --fault names edload accepts, in chaos's terms.
@@ -243,12 +248,12 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	sys := systems[f.system](f)
+	sys := f.find()
 	o := harness.Options{
 		Command: "edload " + strings.Join(os.Args[1:], " "),
 		Broker:  harness.Broker{Kind: f.broker, Partitions: f.partitions},
 		Load: loadgen.Config{Rate: f.rate, Duration: f.duration, Workers: f.workers, Keys: f.keys,
-			PayloadSize: 0, Seed: f.seed},
+			PayloadSize: f.payload, Seed: f.seed},
 		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) })},
 		Fault:       fault, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
 		Config: []reports.KV{
@@ -257,7 +262,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 			{Key: "payload", Value: fmt.Sprint(f.payload)}, {Key: "fault", Value: f.fault},
 			{Key: "dup-rate", Value: fmt.Sprint(f.dupRate)}, {Key: "delay-rate", Value: fmt.Sprint(f.delayRate)},
 			{Key: "max-delay", Value: f.maxDelay.String()}, {Key: "dedup", Value: fmt.Sprint(f.dedup)},
-			{Key: "decline-every", Value: fmt.Sprint(f.declineOne)}, {Key: "partitions", Value: fmt.Sprint(f.partitions)},
+			{Key: "partitions", Value: fmt.Sprint(f.partitions)},
 			{Key: "min-rate", Value: fmt.Sprint(f.minRate)},
 		},
 		OnStart: func(broker string) {
@@ -291,19 +296,56 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	return rep, nil
 }
 
-// systems are the systems edload can run, by --system name. Wired here,
-// explicitly: a user's own binary passes its own.
-var systems = map[string]func(f *runFlags) harness.System{
-	"shop": func(f *runFlags) harness.System {
-		return shopsystem.New(shopsystem.Config{DeclineEvery: f.declineOne, Note: f.payload})
-	},
+// find is the system --system names, nil when none does.
+func (f *runFlags) find() harness.System {
+	for _, s := range f.systems {
+		if s.Name() == f.system {
+			return s
+		}
+	}
+	return nil
 }
 
-func systemNames() []string {
+func systemNames(systems []harness.System) []string {
 	names := make([]string, 0, len(systems))
-	for n := range systems {
-		names = append(names, n)
+	for _, s := range systems {
+		names = append(names, s.Name())
 	}
-	slices.Sort(names)
 	return names
+}
+
+// FlagAdder is implemented by systems with settings of their own: they
+// add flags to `edload run` (the shop's --decline-every). A flag that
+// clashes with edload's or another system's is an error at start.
+type FlagAdder interface {
+	AddFlags(fs *pflag.FlagSet)
+}
+
+// addSystemFlags lets each system add its flags to fs.
+func addSystemFlags(fs *pflag.FlagSet, systems []harness.System) error {
+	seen := map[string]bool{}
+	for _, s := range systems {
+		if seen[s.Name()] {
+			return fmt.Errorf("two systems are named %q", s.Name())
+		}
+		seen[s.Name()] = true
+		fa, ok := s.(FlagAdder)
+		if !ok {
+			continue
+		}
+		own := pflag.NewFlagSet(s.Name(), pflag.ContinueOnError)
+		fa.AddFlags(own)
+		var clash error
+		own.VisitAll(func(fl *pflag.Flag) {
+			if fs.Lookup(fl.Name) != nil {
+				clash = fmt.Errorf("system %s: flag --%s is taken", s.Name(), fl.Name)
+				return
+			}
+			fs.AddFlag(fl)
+		})
+		if clash != nil {
+			return clash
+		}
+	}
+	return nil
 }

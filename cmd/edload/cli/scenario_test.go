@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -16,11 +16,11 @@ func TestScenarioCommand(t *testing.T) {
 		stderr     []string
 		junitFails int
 	}{
-		{"shop scenarios pass", []string{"scenario", "../../scenarios/shop"}, exitOK,
+		{"shop scenarios pass", []string{"scenario", "../../../scenarios/shop"}, exitOK,
 			[]string{"5 scenarios, 5 passed, 0 failed"}, nil, 0},
 		{"failing expectation prints the transcript", []string{"scenario", "--timeout", "1s", "testdata/wrong-status.yaml"}, exitBroken,
 			[]string{"FAIL: scenario \"expects the wrong outcome\"", "transcript", "PlaceOrder", "1 scenarios, 0 passed, 1 failed"}, nil, 1},
-		{"malformed file names line and column", []string{"scenario", "../../scenarios/testdata/bad/wrong-type.yaml"}, exitUsage,
+		{"malformed file names line and column", []string{"scenario", "../../../scenarios/testdata/bad/wrong-type.yaml"}, exitUsage,
 			nil, []string{"wrong-type.yaml:3:17: setup.stock.book: expected an integer"}, -1},
 		{"missing file", []string{"scenario", "testdata/no-such.yaml"}, exitUsage, nil, []string{"no-such.yaml"}, -1},
 		{"no arguments", []string{"scenario"}, exitUsage, nil, []string{"needs at least one file"}, -1},
