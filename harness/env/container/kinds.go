@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/reference/backoff"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -195,10 +196,11 @@ var recipes = map[env.Kind]recipe{
 }
 
 // waitReady runs ping until it succeeds or ctx ends, backing off from 50 ms
-// to 1 s between tries. It returns the last ping error with ErrNotReady.
+// to 1 s between tries, jittered so that several containers started
+// together are not pinged in lockstep. It returns the last ping error with
+// ErrNotReady.
 func waitReady(ctx context.Context, r recipe, ep env.Endpoint) error {
-	delay := 50 * time.Millisecond
-	var last error
+	retry := backoff.New(50*time.Millisecond, time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := r.ping(pctx, ep)
@@ -206,16 +208,8 @@ func waitReady(ctx context.Context, r recipe, ep env.Endpoint) error {
 		if err == nil {
 			return nil
 		}
-		last = err
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w: %s: %w", ErrNotReady, ep.Redacted(), errors.Join(ctx.Err(), last))
-		case <-t.C:
-		}
-		if delay *= 2; delay > time.Second {
-			delay = time.Second
+		if !retry.Sleep(ctx) {
+			return fmt.Errorf("%w: %s: %w", ErrNotReady, ep.Redacted(), errors.Join(ctx.Err(), err))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/edkit-dev/edkit/reference/backoff"
 	"github.com/edkit-dev/edkit/reference/bus"
 )
 
@@ -106,7 +107,8 @@ func BrokerRequeue() Option { return func(c *config) { c.brokerRequeue = true } 
 func RequeueWait(d time.Duration) Option { return func(c *config) { c.requeueWait = d } }
 
 // Reconnect sets the redial backoff after a lost connection (defaults
-// 50 ms doubling to 2 s).
+// 50 ms doubling to 2 s, each delay jittered between half and all of its
+// step).
 func Reconnect(minBackoff, maxBackoff time.Duration) Option {
 	return func(c *config) { c.backoffMin, c.backoffMax = minBackoff, maxBackoff }
 }
@@ -225,19 +227,18 @@ func (b *Bus) supervise(conn *amqp.Connection) {
 		}
 		b.conn, b.free, b.ready = nil, nil, make(chan struct{})
 		b.mu.Unlock()
-		backoff := b.cfg.backoffMin
+		// Jittered, so the clients of one restarted broker do not redial in
+		// lockstep.
+		retry := backoff.New(b.cfg.backoffMin, b.cfg.backoffMax)
 		for {
 			c, err := b.dial(b.life)
 			if err == nil {
 				conn = c
 				break
 			}
-			select {
-			case <-b.done:
+			if !retry.Sleep(b.life) {
 				return
-			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, b.cfg.backoffMax)
 		}
 		b.mu.Lock()
 		if b.closed {

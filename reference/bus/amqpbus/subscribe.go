@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/edkit-dev/edkit/reference/backoff"
 	"github.com/edkit-dev/edkit/reference/bus"
 )
 
@@ -140,7 +141,7 @@ func (s *subscription) run(ctx context.Context, ch *amqp.Channel, deliveries <-c
 	defer s.b.wg.Done()
 	defer close(s.out)
 	defer close(s.done)
-	backoff := s.b.cfg.backoffMin
+	retry := backoff.New(s.b.cfg.backoffMin, s.b.cfg.backoffMax)
 	for {
 		s.session++
 		lost := s.pump(ctx, deliveries)
@@ -155,19 +156,15 @@ func (s *subscription) run(ctx context.Context, ch *amqp.Channel, deliveries <-c
 			}
 			var err error
 			if ch, deliveries, err = s.b.consumeCtx(ctx, conn, s.topic, s.group); err == nil {
-				backoff = s.b.cfg.backoffMin
+				retry.Reset()
 				break
 			}
 			// The connection may be dead but not yet noticed, or the
-			// broker still recovering its queues: try again shortly.
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return
-			case <-s.b.done:
+			// broker still recovering its queues: try again shortly (ctx
+			// also ends with the Bus).
+			if !retry.Sleep(ctx) {
 				return
 			}
-			backoff = min(2*backoff, s.b.cfg.backoffMax)
 		}
 	}
 }
