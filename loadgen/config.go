@@ -22,6 +22,12 @@ type Config struct {
 	PayloadSize int
 	// Seed makes key choice and payload content reproducible.
 	Seed int64
+	// WarmUp excludes requests due before it from Result's latency and
+	// schedule-lag statistics: they are sent (and counted in Sent, OK,
+	// Errors and Result.WarmUp) while caches, connection pools and
+	// consumer groups settle, but their latency would describe the start-up,
+	// not the steady state. It must be below Duration; 0 measures everything.
+	WarmUp time.Duration
 }
 
 // Validate returns every problem with c joined by errors.Join, each wrapping
@@ -37,11 +43,14 @@ func (c Config) Validate() error {
 	if c.Workers < 1 {
 		errs = append(errs, fmt.Errorf("workers %d: %w", c.Workers, ErrBadWorkers))
 	}
-	if c.Keys < 1 {
+	if c.Keys < 1 || c.Keys > MaxKeys {
 		errs = append(errs, fmt.Errorf("keys %d: %w", c.Keys, ErrBadKeys))
 	}
 	if c.PayloadSize < 0 {
 		errs = append(errs, fmt.Errorf("payload size %d: %w", c.PayloadSize, ErrBadPayloadSize))
+	}
+	if c.WarmUp < 0 || (c.Duration > 0 && c.WarmUp >= c.Duration) {
+		errs = append(errs, fmt.Errorf("warm-up %v with duration %v: %w", c.WarmUp, c.Duration, ErrBadWarmUp))
 	}
 	return errors.Join(errs...)
 }

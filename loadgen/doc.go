@@ -9,6 +9,16 @@
 // addressed by wrk2). How far behind schedule sends went is reported
 // separately as the schedule lag.
 //
+// Load is shaped in time by a Pacer: ConstantPacer, RampPacer (linear from one
+// rate to another, to find where a system starts to fall behind) or
+// StepPacer (plateaus long enough for latency to settle at each rate); each
+// knows every request's exact due time. It is shaped over keys by a
+// KeyDist: uniform, Zipf, a few hot keys, or per-aggregate sequences
+// (create, update, ..., close). Key choice is a pure function of the seed and
+// the request number, so a run replays from its seed. ParseRate and
+// ParseKeys read both as a command line spells them. Config.WarmUp keeps the
+// start of a run out of the statistics.
+//
 // Run drives a Driver (one method: Send) for a Config; Tracker measures a
 // second, end-to-end latency for the same requests (for example "command sent
 // → read model shows it"); Progress reports live snapshots to a terminal

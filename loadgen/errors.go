@@ -11,10 +11,20 @@ var (
 	ErrBadDuration = errors.New("loadgen: duration must be positive")
 	// ErrBadWorkers is a worker pool smaller than one.
 	ErrBadWorkers = errors.New("loadgen: workers must be at least 1")
-	// ErrBadKeys is a key space smaller than one key.
-	ErrBadKeys = errors.New("loadgen: keys must be at least 1")
+	// ErrBadKeys is a key space smaller than one key or larger than MaxKeys.
+	ErrBadKeys = errors.New("loadgen: keys must be from 1 to 10000000")
 	// ErrBadPayloadSize is a negative payload size.
 	ErrBadPayloadSize = errors.New("loadgen: payload size must not be negative")
+	// ErrBadWarmUp is a warm-up that is negative or leaves nothing to measure.
+	ErrBadWarmUp = errors.New("loadgen: warm-up must be from 0 to less than the duration")
+	// ErrBadSchedule is a rate schedule with no steps or too long to fit a
+	// time.Duration.
+	ErrBadSchedule = errors.New("loadgen: invalid rate schedule")
+	// ErrBadKeyDist is a key distribution whose parameters cannot pick keys.
+	ErrBadKeyDist = errors.New("loadgen: invalid key distribution")
+	// ErrBadSpec is a key or rate spelling (ParseKeys, ParseRate) that does
+	// not parse.
+	ErrBadSpec = errors.New("loadgen: malformed spec")
 	// ErrNilDriver is a Run without a driver to send through.
 	ErrNilDriver = errors.New("loadgen: driver is nil")
 )

@@ -48,9 +48,14 @@ func validRate(r float64) error {
 	return nil
 }
 
-// Due is the offset at which request hit is due.
+// Due is the offset at which request hit is due. It saturates at the
+// largest Duration rather than overflowing, so it never goes back.
 func (p ConstantPacer) Due(hit uint64) time.Duration {
-	return time.Duration(float64(hit) * float64(time.Second) / p.Rate)
+	ns := float64(hit) * float64(time.Second) / p.Rate
+	if !(ns < math.MaxInt64) {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
 }
 
 // Pace returns the wait until request number hits is due, 0 when it is

@@ -28,6 +28,10 @@ type Request struct {
 	// Payload is Config.PayloadSize bytes shared by every request; drivers
 	// must treat it as read-only (copy before modifying).
 	Payload []byte
+	// WarmUp is true for a request due before Config.WarmUp: it is sent but
+	// left out of latency statistics, and a caller measuring more (a
+	// Tracker) should leave it out too.
+	WarmUp bool
 }
 
 // Driver sends one request to the system under load. It is called from
@@ -47,17 +51,21 @@ func (f DriverFunc) Send(ctx context.Context, r Request) error { return f(ctx, r
 // Result is what a run measured.
 type Result struct {
 	// Sent is how many requests were handed to Driver.Send; OK and Errors
-	// split them by outcome.
+	// split them by outcome. All three include warm-up requests.
 	Sent, OK, Errors uint64
+	// WarmUp is how many of the Sent requests were due before
+	// Config.WarmUp, and so are missing from Latency and ScheduleLag.
+	WarmUp uint64
 	// Duration is the wall time from the start of the schedule to the last
 	// completed request.
 	Duration time.Duration
 	// Rate is the achieved send rate, Sent / Duration.
 	Rate float64
 	// Latency is measured from each request's Intended time to the return of
-	// Driver.Send.
+	// Driver.Send, for requests after the warm-up.
 	Latency Summary
-	// ScheduleLag is how far behind its Intended time each send started.
+	// ScheduleLag is how far behind its Intended time each send started,
+	// for requests after the warm-up.
 	ScheduleLag Summary
 	// FirstError is the first error a Send returned, if any.
 	FirstError error
@@ -106,6 +114,7 @@ type worker struct {
 
 	mu       sync.Mutex
 	ok, errs uint64
+	warm     uint64 // sent during the warm-up, not recorded
 	lat, lag *hdrhistogram.Histogram
 	firstErr error
 	firstAt  time.Time
@@ -174,6 +183,7 @@ func Run(ctx context.Context, cfg Config, d Driver, opts ...Option) (*Result, er
 		w.mu.Lock()
 		res.OK += w.ok
 		res.Errors += w.errs
+		res.WarmUp += w.warm
 		res.LatencyHist.Merge(w.lat)
 		res.ScheduleLagHist.Merge(w.lag)
 		if w.firstErr != nil && (res.FirstError == nil || w.firstAt.Before(firstAt)) {
@@ -230,7 +240,8 @@ func schedule(ctx context.Context, cfg Config, p Pacer, spin time.Duration, star
 		}
 		k := rng.IntN(len(keys))
 		keySeq[k]++
-		r := Request{Seq: hits, Key: keys[k], KeySeq: keySeq[k], Intended: start.Add(due), Payload: payload}
+		r := Request{Seq: hits, Key: keys[k], KeySeq: keySeq[k], Intended: start.Add(due), Payload: payload,
+			WarmUp: due < cfg.WarmUp}
 		select {
 		case <-ctx.Done():
 			return
@@ -249,8 +260,12 @@ func (w *worker) serve(ctx context.Context, d Driver, jobs <-chan Request) {
 		err := d.Send(ctx, r)
 		end := time.Now()
 		w.mu.Lock()
-		record(w.lag, begin.Sub(r.Intended))
-		record(w.lat, end.Sub(r.Intended))
+		if r.WarmUp {
+			w.warm++
+		} else {
+			record(w.lag, begin.Sub(r.Intended))
+			record(w.lat, end.Sub(r.Intended))
+		}
 		if err != nil {
 			w.errs++
 			if w.firstErr == nil {
