@@ -116,3 +116,29 @@ func BenchmarkEachChecker(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOrderPerProducer runs the Order checker alone in each producer
+// mode over the same history, every message stamped with its producer, so
+// the cost of judging per (key, producer) reads beside per key.
+func BenchmarkOrderPerProducer(b *testing.B) {
+	ops := benchHistory(1 << 20)
+	for i := range ops {
+		ops[i].Producer = "producer"
+	}
+	for _, m := range []struct {
+		name string
+		src  ProducerSource
+	}{{"per-key", SingleProducer}, {"per-process", ProducerFromProcess}, {"per-stamp", ProducerFromStamp}} {
+		c := NewOrder(OrderOptions{PerProducer: m.src})
+		if r := c.Check(ops); !r.Valid || r.Checked != 2000 || r.Note != "" {
+			b.Fatalf("%s: %+v", m.name, r)
+		}
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Check(ops)
+			}
+			b.ReportMetric(float64(len(ops))*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}

@@ -7,14 +7,23 @@ import (
 )
 
 // hb builds histories for tests: each op gets the next Index and a Time of
-// one millisecond per op; deliver/ack/... ops copy the Key and Seq their
-// message was published with.
+// one millisecond per op; deliver/ack/... ops copy the Key, Seq and
+// Producer their message was published with.
 type hb struct {
 	ops  []history.Op
 	meta map[string]history.Op
+	// process records the next publishes; producer is stamped on them.
+	process, producer string
 }
 
-func newHB() *hb { return &hb{meta: map[string]history.Op{}} }
+func newHB() *hb { return &hb{meta: map[string]history.Op{}, process: "p"} }
+
+// by makes process record the publishes that follow, stamping producer on
+// their messages ("" for no stamp).
+func (b *hb) by(process, producer string) *hb {
+	b.process, b.producer = process, producer
+	return b
+}
 
 func (b *hb) add(op history.Op) *hb {
 	op.Index = int64(len(b.ops))
@@ -32,6 +41,9 @@ func (b *hb) add(op history.Op) *hb {
 		if op.Topic == "" {
 			op.Topic = m.Topic
 		}
+		if op.Producer == "" {
+			op.Producer = m.Producer
+		}
 	}
 	b.ops = append(b.ops, op)
 	return b
@@ -48,12 +60,13 @@ func (b *hb) pub(id, key string, seq int64, outcome history.Type) *hb {
 }
 
 func (b *hb) invoke(id, key string, seq int64) *hb {
-	b.meta[id] = history.Op{Topic: "t", Key: key, Seq: seq}
-	return b.add(history.Op{Process: "p", Type: history.Invoke, F: history.Publish, MsgID: id})
+	b.meta[id] = history.Op{Process: b.process, Topic: "t", Key: key, Seq: seq, Producer: b.producer}
+	return b.add(history.Op{Process: b.process, Type: history.Invoke, F: history.Publish, MsgID: id})
 }
 
+// done completes id's publish, recorded by the process that invoked it.
 func (b *hb) done(id string, outcome history.Type) *hb {
-	return b.add(history.Op{Process: "p", Type: outcome, F: history.Publish, MsgID: id})
+	return b.add(history.Op{Process: b.meta[id].Process, Type: outcome, F: history.Publish, MsgID: id})
 }
 
 func (b *hb) deliver(g, id string, attempt int) *hb {
@@ -88,4 +101,6 @@ type checkCase struct {
 	want [][]int64
 	// summary, if set, must appear in the first anomaly's Summary.
 	summary string
+	// note, if set, must be the Result's Note.
+	note string
 }

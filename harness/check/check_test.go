@@ -63,6 +63,9 @@ func assertResult(t *testing.T, c Checker, r Result, tc checkCase, ops []history
 	if tc.summary != "" && !strings.Contains(r.Anomalies[0].Summary, tc.summary) {
 		t.Errorf("summary %q does not contain %q", r.Anomalies[0].Summary, tc.summary)
 	}
+	if tc.note != "" && r.Note != tc.note {
+		t.Errorf("Note = %q, want %q", r.Note, tc.note)
+	}
 }
 
 func secondEffect(w []history.Op) history.Op {
@@ -172,6 +175,95 @@ func TestOrder(t *testing.T) {
 			b.pub("a1", "a", 1, ok).pub("a2", "a", 2, ok).pub("a3", "a", 3, ok).
 				consume("g", "a3").consume("g", "a1").consume("g", "a2")
 		}, want: [][]int64{{1, 4, 6, 7, 8}, {3, 4, 6, 7, 10}}},
+	})
+}
+
+// TestOrderPerProducer runs each history under the three producer modes:
+// per key (today's default), per (key, publishing process) and per (key,
+// stamped producer).
+func TestOrderPerProducer(t *testing.T) {
+	type want struct {
+		witnesses [][]int64
+		summary   string
+		note      string
+	}
+	modes := []ProducerSource{SingleProducer, ProducerFromProcess, ProducerFromStamp}
+	names := []string{"per-key", "per-process", "per-stamp"}
+	tests := []struct {
+		name  string
+		build func(b *hb)
+		want  [3]want // per mode, in the order of modes
+	}{
+		{name: "clean: one producer in order", build: func(b *hb) {
+			b.by("s1", "s1").pub("a1", "a", 1, ok).pub("a2", "a", 2, ok).pub("a3", "a", 3, ok).
+				consume("g", "a1").consume("g", "a2").consume("g", "a3")
+		}},
+		{name: "two producers interleave, each in its own order", build: func(b *hb) {
+			b.by("s1", "s1").pub("x1", "a", 1, ok).pub("x2", "a", 2, ok).
+				by("s2", "s2").pub("y1", "a", 1, ok).
+				by("s1", "s1").pub("x3", "a", 3, ok).
+				by("s2", "s2").pub("y2", "a", 2, ok).
+				consume("g", "x1").consume("g", "x2").consume("g", "y1").consume("g", "x3").consume("g", "y2")
+		}, want: [3]want{
+			{witnesses: [][]int64{{2, 5, 12, 13, 14}, {6, 9, 16, 17, 18}},
+				summary: "regression: group g got key a seq 1 (message y1) first after acking seq 2 (message x2)"},
+		}},
+		{name: "one session relays two stamped producers", build: func(b *hb) {
+			b.by("relay", "orders").pub("x1", "a", 1, ok).pub("x2", "a", 2, ok).
+				by("relay", "billing").pub("y1", "a", 1, ok).
+				consume("g", "x1").consume("g", "x2").consume("g", "y1")
+		}, want: [3]want{
+			{witnesses: [][]int64{{2, 5, 8, 9, 10}}},
+			{witnesses: [][]int64{{2, 5, 8, 9, 10}}, summary: "both from producer relay"},
+		}},
+		{name: "one producer's own sequence goes backwards", build: func(b *hb) {
+			b.by("s1", "s1").pub("x1", "a", 1, ok).pub("x2", "a", 2, ok).
+				by("s2", "s2").pub("y1", "a", 1, ok).
+				consume("g", "x2").consume("g", "y1").consume("g", "x1")
+		}, want: [3]want{
+			{witnesses: [][]int64{{2, 5, 6, 7, 8}, {1, 2, 6, 7, 10}}},
+			{witnesses: [][]int64{{1, 2, 6, 7, 10}},
+				summary: "skip: group g got key a seq 1 (message x1) first after acking seq 2 (message x2), both from producer s1"},
+			{witnesses: [][]int64{{1, 2, 6, 7, 10}}, summary: "both from producer s1"},
+		}},
+		// Per key, x1 is judged against s2's y5, published after x1
+		// completed: a skip. Per producer, against s1's x2, whose publish
+		// overlapped x1's: a regression.
+		{name: "skip or regression is judged within the producer", build: func(b *hb) {
+			b.by("s1", "s1").invoke("x1", "a", 1).invoke("x2", "a", 2).done("x2", ok).done("x1", ok).
+				by("s2", "s2").pub("y5", "a", 5, ok).
+				consume("g", "x2").consume("g", "y5").consume("g", "x1")
+		}, want: [3]want{
+			{witnesses: [][]int64{{3, 4, 8, 9, 10}}, summary: "skip: group g got key a seq 1 (message x1) first after acking seq 5 (message y5)"},
+			{witnesses: [][]int64{{1, 3, 6, 7, 10}}, summary: "regression: group g got key a seq 1 (message x1) first after acking seq 2 (message x2), both from producer s1"},
+			{witnesses: [][]int64{{1, 3, 6, 7, 10}}, summary: "regression:"},
+		}},
+		{name: "messages without a producer are not judged", build: func(b *hb) {
+			b.by("", "").pub("x1", "a", 1, ok).pub("x2", "a", 2, ok).consume("g", "x2").consume("g", "x1")
+		}, want: [3]want{
+			{witnesses: [][]int64{{1, 2, 4, 5, 6}}, summary: "skip:"},
+			{note: "2 consumed message(s) with a seq but no producer not judged"},
+			{note: "2 consumed message(s) with a seq but no producer not judged"},
+		}},
+	}
+	for i, mode := range modes {
+		t.Run(names[i], func(t *testing.T) {
+			var cases []checkCase
+			for _, tt := range tests {
+				w := tt.want[i]
+				cases = append(cases, checkCase{name: tt.name, build: tt.build, want: w.witnesses, summary: w.summary, note: w.note})
+			}
+			runCases(t, NewOrder(OrderOptions{PerProducer: mode}), cases)
+		})
+	}
+	t.Run("per-key summary names no producer", func(t *testing.T) {
+		b := newHB()
+		tests[3].build(b)
+		for _, a := range NewOrder(OrderOptions{}).Check(b.ops).Anomalies {
+			if strings.Contains(a.Summary, "producer") {
+				t.Errorf("summary %q names a producer", a.Summary)
+			}
+		}
 	})
 }
 

@@ -10,10 +10,37 @@ import (
 type OrderOptions struct {
 	// MaxAnomalies caps the anomalies listed (DefaultMaxAnomalies if zero).
 	MaxAnomalies int
+	// PerProducer judges order per (key, producer) instead of per key, for
+	// systems where several producers publish to one key, each stamping its
+	// own Seq (services or sessions appending events of one aggregate). The
+	// zero value, SingleProducer, assumes one producer and one sequence per
+	// key.
+	PerProducer ProducerSource
 }
 
+// ProducerSource says where the Order checker finds a message's producer.
+// A value other than the constants below judges per key, as SingleProducer.
+type ProducerSource uint8
+
+const (
+	// SingleProducer keeps one sequence per key, whoever published: the
+	// default.
+	SingleProducer ProducerSource = iota
+	// ProducerFromProcess takes the Process of the message's first publish
+	// op: the producer session that invoked the publish. A message with no
+	// publish op in the history, or one without a Process, is not judged.
+	ProducerFromProcess
+	// ProducerFromStamp takes the Producer the producer stamped on the
+	// message (history.Op.Producer), from the first of the message's ops
+	// that carries one. A message that carries none is not judged.
+	ProducerFromStamp
+)
+
 // Order checks InvConsumerOrder: within one consumer group and one key,
-// messages are consumed in the producer's sequence order.
+// messages are consumed in the producer's sequence order. With
+// OrderOptions.PerProducer set, "key" below reads "key and producer"
+// throughout: each producer's sequence is judged on its own, and messages
+// of other producers on the key neither raise nor break it.
 //
 // The rule, kept simple so that it never reports a false positive under
 // at-least-once delivery: for group g and key k, let m be the highest Seq
@@ -29,8 +56,11 @@ type OrderOptions struct {
 // order. Otherwise it is labelled a regression: the key's sequence went
 // backwards for g (possibly because the publishes overlapped in time).
 //
-// Ops whose message carries no Seq (0) or no MsgID are ignored. The Seq and
-// Key of a message are taken from the first of its ops that carries them.
+// Ops whose message carries no Seq (0) or no MsgID are ignored, and so,
+// per producer, are those whose message has no producer; the Result's Note
+// counts such messages. The Seq and Key of a message are taken from the
+// first of its ops that carries them. Checked counts the (group, key) or
+// (group, key, producer) streams judged.
 type Order struct {
 	opts OrderOptions
 }
@@ -54,12 +84,66 @@ type stream struct {
 }
 
 type streamKey struct {
-	group int32
-	key   string
+	group, producer int32 // producer is none for SingleProducer
+	key             string
+}
+
+// unjudged marks, in producers.of, a message without a producer that has
+// already been counted in producers.unjudged.
+const unjudged = -2
+
+// producers is each message's producer, for the per-producer modes.
+type producers struct {
+	of       []int32 // per message: index into names, none or unjudged
+	names    []string
+	unjudged int // consumed messages with a Seq but no producer
+}
+
+// producers interns each message's producer, or returns nil when order is
+// judged per key alone, so that the default costs nothing.
+func (c *Order) producers(ix *index) *producers {
+	src := c.opts.PerProducer
+	if src != ProducerFromProcess && src != ProducerFromStamp {
+		return nil
+	}
+	pr := &producers{of: make([]int32, len(ix.msgs))}
+	for m := range pr.of {
+		pr.of[m] = none
+	}
+	ids := make(map[string]int32)
+	last, lastID := "", int32(none)
+	intern := func(name string) int32 {
+		if name == last && lastID != none {
+			return lastID
+		}
+		id, ok := ids[name]
+		if !ok {
+			id = int32(len(pr.names))
+			ids[name] = id
+			pr.names = append(pr.names, name)
+		}
+		last, lastID = name, id
+		return id
+	}
+	if src == ProducerFromProcess {
+		for m := range ix.msgs {
+			if p := ix.msgs[m].firstPub; p != none && ix.ops[p].Process != "" {
+				pr.of[m] = intern(ix.ops[p].Process)
+			}
+		}
+		return pr
+	}
+	for i := range ix.ops {
+		if m := ix.msg[i]; m != none && pr.of[m] == none && ix.ops[i].Producer != "" {
+			pr.of[m] = intern(ix.ops[i].Producer)
+		}
+	}
+	return pr
 }
 
 func (c *Order) checkIndex(ix *index) Result {
 	col := newCollector(c.opts.MaxAnomalies)
+	prod := c.producers(ix)
 	// pairStream maps a (message, group) pair to its stream, filled lazily
 	// so that the key string is hashed once per pair, not once per op.
 	pairStream := make([]int32, len(ix.pairs))
@@ -83,9 +167,19 @@ func (c *Order) checkIndex(ix *index) Result {
 		if seq <= 0 {
 			continue
 		}
+		producer := int32(none)
+		if prod != nil {
+			if producer = prod.of[pi.msg]; producer < 0 {
+				if producer == none {
+					prod.of[pi.msg] = unjudged
+					prod.unjudged++
+				}
+				continue
+			}
+		}
 		s := pairStream[p]
 		if s == none {
-			k := streamKey{pi.group, ix.key(pi.msg)}
+			k := streamKey{pi.group, producer, ix.key(pi.msg)}
 			id, ok := ids[k]
 			if !ok {
 				id = int32(len(streams))
@@ -105,12 +199,16 @@ func (c *Order) checkIndex(ix *index) Result {
 		if pi.firstDeliver != int32(i) || seq >= st.maxSeq {
 			continue
 		}
-		c.report(ix, col, int32(i), pi, st)
+		c.report(ix, col, int32(i), pi, st, prod)
 	}
-	return col.result(InvConsumerOrder, len(streams), false, "")
+	note := ""
+	if prod != nil && prod.unjudged > 0 {
+		note = fmt.Sprintf("%d consumed message(s) with a seq but no producer not judged", prod.unjudged)
+	}
+	return col.result(InvConsumerOrder, len(streams), false, note)
 }
 
-func (c *Order) report(ix *index, col *collector, pos int32, pi *pairInfo, st *stream) {
+func (c *Order) report(ix *index, col *collector, pos int32, pi *pairInfo, st *stream, prod *producers) {
 	del := ix.ops[pos]
 	if !col.wants(del.Time) {
 		return
@@ -125,11 +223,15 @@ func (c *Order) report(ix *index, col *collector, pos int32, pi *pairInfo, st *s
 	if n.pubOK != none && m.firstPub != none && n.pubOK < m.firstPub {
 		kind = "skip"
 	}
+	summary := fmt.Sprintf("%s: group %s got key %s seq %d (message %s) first after acking seq %d (message %s)",
+		kind, del.Group, ix.key(pi.msg), n.seq, del.MsgID, m.seq, ack.MsgID)
+	if prod != nil {
+		summary += ", both from producer " + prod.names[prod.of[pi.msg]]
+	}
 	col.add(Anomaly{
 		Invariant: InvConsumerOrder,
-		Summary: fmt.Sprintf("%s: group %s got key %s seq %d (message %s) first after acking seq %d (message %s)",
-			kind, del.Group, ix.key(pi.msg), n.seq, del.MsgID, m.seq, ack.MsgID),
-		Witness: ix.witness(n.pubOK, m.firstPub, int32(mDeliver), st.maxAck, pos),
-		At:      del.Time,
+		Summary:   summary,
+		Witness:   ix.witness(n.pubOK, m.firstPub, int32(mDeliver), st.maxAck, pos),
+		At:        del.Time,
 	})
 }

@@ -48,11 +48,15 @@ const (
 	// DeadLetter is a consumer giving up on a message and sending it to the
 	// dead-letter topic (ok); Value is the reason, Attempt the attempts made.
 	DeadLetter Func = "dead-letter"
+	// Resubscribe is a consumer subscribing again after its subscription
+	// ended while the run went on (a broker restart, say): ok when the new
+	// subscription is up, fail for an attempt that failed (Error says why).
+	Resubscribe Func = "resubscribe"
 )
 
-// Op is one entry of a history. Process, Topic, Group, Key, MsgID and Seq
-// identify what the operation touched; Index and Time are assigned by the
-// Recorder.
+// Op is one entry of a history. Process, Topic, Group, Key, MsgID, Producer
+// and Seq identify what the operation touched; Index and Time are assigned
+// by the Recorder.
 type Op struct {
 	// Index is the op's place in the history, from 0.
 	Index int64 `json:"index"`
@@ -67,7 +71,14 @@ type Op struct {
 	Group string `json:"group,omitempty"`
 	Key   string `json:"key,omitempty"`
 	MsgID string `json:"msg,omitempty"`
+	// Producer is the producer ID stamped on the message (a service or
+	// producer session that keeps its own sequence), "" when the message
+	// carries none. Unlike Process, it travels with the message, so a
+	// consumer-side op can record it too.
+	Producer string `json:"producer,omitempty"`
 	// Seq is the producer's per-key sequence number, from 1; 0 when unknown.
+	// With several producers per key, each stamping its own sequence, it is
+	// per key and producer.
 	Seq int64 `json:"seq,omitempty"`
 	// Attempt is the delivery attempt, from 1.
 	Attempt int    `json:"attempt,omitempty"`
@@ -90,6 +101,9 @@ func (o Op) String() string {
 	}
 	if o.MsgID != "" {
 		fmt.Fprintf(&b, " msg=%s", o.MsgID)
+	}
+	if o.Producer != "" {
+		fmt.Fprintf(&b, " producer=%s", o.Producer)
 	}
 	if o.Seq != 0 {
 		fmt.Fprintf(&b, " seq=%d", o.Seq)

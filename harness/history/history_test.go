@@ -15,8 +15,8 @@ func sampleOps() []Op {
 	return []Op{
 		{Process: "producer-1", Type: Invoke, F: Publish, Topic: "orders", Key: "k1", MsgID: "m1", Seq: 1},
 		{Process: "producer-1", Type: OK, F: Publish, Topic: "orders", Key: "k1", MsgID: "m1", Seq: 1},
-		{Process: "producer-1", Type: Invoke, F: Publish, Topic: "orders", Key: "k1", MsgID: "m2", Seq: 2},
-		{Process: "producer-1", Type: Info, F: Publish, Topic: "orders", Key: "k1", MsgID: "m2", Seq: 2, Error: "timeout"},
+		{Process: "producer-1", Type: Invoke, F: Publish, Topic: "orders", Key: "k1", MsgID: "m2", Producer: "orders-svc", Seq: 2},
+		{Process: "producer-1", Type: Info, F: Publish, Topic: "orders", Key: "k1", MsgID: "m2", Producer: "orders-svc", Seq: 2, Error: "timeout"},
 		{Process: "consumer-a", Type: OK, F: Deliver, Group: "billing", Key: "k1", MsgID: "m1", Seq: 1, Attempt: 1},
 		{Process: "consumer-a", Type: OK, F: Effect, Group: "billing", MsgID: "m1", Value: "charge \"€5\"\n"},
 		{Process: "consumer-a", Type: OK, F: Nack, Group: "billing", MsgID: "m1", Value: "requeue"},
@@ -145,4 +145,32 @@ func FuzzReadJSONL(f *testing.F) {
 			t.Fatalf("round trip changed ops:\n%v\n%v", ops, again)
 		}
 	})
+}
+
+// TestProducerJSON pins the producer field's wire form: absent when empty,
+// so histories written before the field existed read and write unchanged.
+func TestProducerJSON(t *testing.T) {
+	old := `{"index":0,"time":0,"process":"p","type":"ok","f":"deliver","key":"k","msg":"m","seq":3}`
+	ops, err := ReadJSONL(strings.NewReader(old))
+	if err != nil || len(ops) != 1 || ops[0].Producer != "" {
+		t.Fatalf("ReadJSONL(%s) = %v, %v", old, ops, err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJSONL(&buf, ops); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(buf.String()); got != old {
+		t.Errorf("rewritten as\n%s\nwant\n%s", got, old)
+	}
+	ops[0].Producer = "orders-svc"
+	buf.Reset()
+	if err := WriteJSONL(&buf, ops); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"producer":"orders-svc"`) {
+		t.Errorf("no producer field in %s", buf.String())
+	}
+	if s := ops[0].String(); !strings.Contains(s, " producer=orders-svc seq=3") {
+		t.Errorf("String() = %q, want it to name the producer", s)
+	}
 }
