@@ -33,8 +33,12 @@ type Options struct {
 	// key names, another pacer).
 	Load        loadgen.Config
 	LoadOptions []loadgen.Option
-	// Fault, when set, is injected in front of every consumer handler.
-	Fault *chaos.MessageFault
+	// Fault is injected in front of every consumer handler. Left nil, the
+	// run injects DefaultFault: a run with no fault at all tests little
+	// (redelivery is what deduplication, per-key order and idempotency
+	// exist for), so none is an explicit choice: NoFault.
+	Fault   *chaos.MessageFault
+	NoFault bool
 	// Dedup is handed to the system (Env.Dedup).
 	Dedup bool
 	// Quiesce bounds the wait, after the load, for the system to settle.
@@ -83,6 +87,11 @@ func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error)
 	}
 	defer stopBus()
 
+	if o.Fault == nil && !o.NoFault {
+		if o.Fault, err = chaos.NewMessageFault(DefaultFault(o.Load.Seed), clock.Real{}); err != nil {
+			return nil, err
+		}
+	}
 	env := newEnv(b, rec, o)
 	inst, err := sys.Start(ctx, env)
 	if err != nil {
@@ -114,6 +123,13 @@ func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error)
 	return rep, nil
 }
 
+// DefaultFault is the message fault a run injects unless told otherwise:
+// 2 % of deliveries duplicated and 2 % delayed by up to 20 ms, replayable
+// from seed.
+func DefaultFault(seed int64) chaos.MessageFaultConfig {
+	return chaos.MessageFaultConfig{Seed: seed, Duplicate: 0.02, Delay: 0.02, MaxDelay: 20 * time.Millisecond}
+}
+
 // newRecorder makes the run's recorder, streaming to out/history.jsonl
 // when out is set.
 func newRecorder(out string) (*history.Recorder, func() error, error) {
@@ -143,7 +159,7 @@ func newEnv(b bus.Bus, rec *history.Recorder, o Options) *Env {
 	}
 	fault := o.Fault
 	return &Env{
-		Bus:     record.NewBus(b, rec, "loadgen", record.WithLedger(ledger)),
+		Bus:     record.NewBus(newResubscribing(b, rec), rec, "loadgen", record.WithLedger(ledger)),
 		Visible: loadgen.NewTracker(), Settled: loadgen.NewTracker(),
 		Dedup: o.Dedup, Seed: o.Load.Seed, Logger: logger,
 		rec: rec, ledger: ledger,
@@ -183,7 +199,7 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 		r.o.OnStart(brokerName)
 	}
 	driver := loadgen.DriverFunc(func(ctx context.Context, q loadgen.Request) error {
-		return r.inst.Send(ctx, Op{Seq: q.Seq, Key: q.Key, KeySeq: q.KeySeq, Intended: q.Intended, Payload: q.Payload})
+		return r.inst.Send(ctx, Op{Seq: q.Seq, Key: q.Key, KeySeq: q.KeySeq, Step: q.Op, Intended: q.Intended, Payload: q.Payload})
 	})
 	res, err := loadgen.Run(runCtx, r.o.Load, driver, r.o.LoadOptions...)
 	if err != nil {

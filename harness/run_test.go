@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 // the shop.
 type tally struct {
 	doubleEffect bool // the handler's effect runs twice
+	noDedup      bool // the handler runs a redelivered message again
 }
 
 func (s tally) Name() string { return "tally" }
@@ -28,12 +30,16 @@ func (s tally) Start(_ context.Context, env *harness.Env) (harness.Instance, err
 }
 
 type tallyInstance struct {
-	sys tally
-	env *harness.Env
+	sys  tally
+	env  *harness.Env
+	seen sync.Map // message IDs handled: the inbox
 }
 
 func (in *tallyInstance) Run(ctx context.Context) error {
 	err := bus.Consume(ctx, in.env.Bus, "in", "worker", in.env.Consumer("worker", func(ctx context.Context, m *bus.Message) error {
+		if _, dup := in.seen.LoadOrStore(m.ID, true); dup && !in.sys.noDedup {
+			return nil
+		}
 		in.env.Effect(ctx, "count")
 		if in.sys.doubleEffect {
 			in.env.Effect(ctx, "count")
@@ -55,12 +61,12 @@ func (in *tallyInstance) Send(ctx context.Context, op harness.Op) error {
 
 func (in *tallyInstance) Consumers() map[string][]string { return map[string][]string{"in": {"worker"}} }
 
-func runTally(t *testing.T, s tally) *reports.Run {
+func runTally(t *testing.T, s tally, noFault bool) *reports.Run {
 	t.Helper()
 	rep, err := harness.Run(t.Context(), s, harness.Options{
 		Broker:  harness.Broker{Kind: harness.BrokerMemory},
 		Load:    loadgen.Config{Rate: 200, Duration: 500 * time.Millisecond, Workers: 4, Keys: 5, Seed: 1},
-		Quiesce: 5 * time.Second, MinRate: 0.5, Out: t.TempDir(),
+		Quiesce: 5 * time.Second, MinRate: 0.5, Out: t.TempDir(), NoFault: noFault,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +88,7 @@ func verdict(rep *reports.Run, invariant string) (valid, found bool) {
 // duplicate-effect gate fails.
 func TestRunJudgesAnySystem(t *testing.T) {
 	t.Run("clean", func(t *testing.T) {
-		rep := runTally(t, tally{})
+		rep := runTally(t, tally{}, false)
 		if !rep.OK() {
 			t.Fatalf("clean tally failed: %+v", rep.Invariants)
 		}
@@ -91,12 +97,25 @@ func TestRunJudgesAnySystem(t *testing.T) {
 		}
 	})
 	t.Run("double effect", func(t *testing.T) {
-		rep := runTally(t, tally{doubleEffect: true})
+		rep := runTally(t, tally{doubleEffect: true}, false)
 		valid, found := verdict(rep, "no-duplicate-effect")
 		if !found || valid || rep.OK() {
 			t.Fatalf("doubled effects not caught: %+v", rep.Invariants)
 		}
 	})
+}
+
+// TestDefaultFaultTestsSomething: a handler that does not deduplicate
+// passes a run without faults — nothing redelivers — and fails the default
+// run, whose duplicated deliveries are what such a bug needs to show.
+func TestDefaultFaultTestsSomething(t *testing.T) {
+	if rep := runTally(t, tally{noDedup: true}, true); !rep.OK() {
+		t.Fatalf("without faults the bug should hide: %+v", rep.Invariants)
+	}
+	rep := runTally(t, tally{noDedup: true}, false)
+	if valid, found := verdict(rep, "no-duplicate-effect"); !found || valid {
+		t.Fatalf("the default fault did not expose the missing dedup: %+v", rep.Invariants)
+	}
 }
 
 // TestRunEnvironmentError: a broker that cannot start is an EnvError

@@ -44,6 +44,10 @@ type Op struct {
 	Seq    uint64
 	Key    string
 	KeySeq int64
+	// Step is the operation's place in its aggregate's sequence, from 0,
+	// under a sequence key distribution (create, update, …, close); 0
+	// otherwise.
+	Step int
 	// Intended is when the schedule said to send it: latencies start here.
 	Intended time.Time
 	// Payload is the load's payload, shared and read-only.
