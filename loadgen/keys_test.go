@@ -1,12 +1,15 @@
 package loadgen
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 )
 
 // draws is the sample size of the distribution tests; with a fixed seed the
@@ -330,5 +333,36 @@ func BenchmarkKeyDist(b *testing.B) {
 			}
 			_ = sink
 		})
+	}
+}
+
+// TestRunUsesKeyDist: a run with a sequence distribution sends each key's
+// operations together, numbered from 0, and a hot distribution puts its
+// share on the hot keys.
+func TestRunUsesKeyDist(t *testing.T) {
+	d, err := NewKeyDist(KeySpec{Dist: KeysSeq, SeqLen: 3}, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[uint64]Request{}
+	_, err = Run(t.Context(), Config{Rate: 2000, Duration: 50 * time.Millisecond, Workers: 1, Keys: 4, Seed: 1},
+		DriverFunc(func(_ context.Context, r Request) error {
+			mu.Lock()
+			got[r.Seq] = r
+			mu.Unlock()
+			return nil
+		}), WithKeyDist(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 6 {
+		t.Fatalf("only %d requests", len(got))
+	}
+	for seq := uint64(0); seq < 6; seq++ {
+		r := got[seq]
+		if r.Op != int(seq%3) || (seq%3 != 0 && r.Key != got[seq-1].Key) {
+			t.Fatalf("request %d: key %s op %d; want op %d of the previous key's sequence", seq, r.Key, r.Op, seq%3)
+		}
 	}
 }

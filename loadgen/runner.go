@@ -28,6 +28,9 @@ type Request struct {
 	// Payload is Config.PayloadSize bytes shared by every request; drivers
 	// must treat it as read-only (copy before modifying).
 	Payload []byte
+	// Op is the request's place in its aggregate's sequence, from 0, under
+	// a sequence key distribution (WithKeyDist, KeysSeq); 0 otherwise.
+	Op int
 	// WarmUp is true for a request due before Config.WarmUp: it is sent but
 	// left out of latency statistics, and a caller measuring more (a
 	// Tracker) should leave it out too.
@@ -81,6 +84,7 @@ type Option func(*runOpts)
 type runOpts struct {
 	pacer     Pacer
 	keyName   func(n int) string
+	keyDist   KeyDist
 	progress  Progress
 	every     time.Duration
 	progressF func(total time.Duration) (Progress, time.Duration)
@@ -93,6 +97,11 @@ func WithPacer(p Pacer) Option { return func(o *runOpts) { o.pacer = p } }
 
 // WithKeyName names key number n (from 0); the default is "k-<n>".
 func WithKeyName(f func(n int) string) Option { return func(o *runOpts) { o.keyName = f } }
+
+// WithKeyDist picks each request's key from d (NewKeyDist: uniform, Zipf,
+// hot keys, per-aggregate sequences) instead of uniformly from the run's
+// random source. d must have been built for Config.Keys keys.
+func WithKeyDist(d KeyDist) Option { return func(o *runOpts) { o.keyDist = d } }
 
 // WithProgress reports a Snapshot to p every interval (2 s when every <= 0)
 // and once more, through Finish, when the run ends.
@@ -170,7 +179,11 @@ func Run(ctx context.Context, cfg Config, d Driver, opts ...Option) (*Result, er
 	snap := func() Snapshot { return snapshot(start, cfg.Duration, workers) }
 	stopProgress := startProgress(o.progress, o.every, snap)
 
-	schedule(ctx, cfg, o.pacer, o.spin, start, keys, rng, payload, jobs)
+	pick := func(uint64) KeyPick { return KeyPick{Key: rng.IntN(len(keys))} }
+	if o.keyDist != nil {
+		pick = o.keyDist.Key
+	}
+	schedule(ctx, cfg, o.pacer, o.spin, start, keys, pick, payload, jobs)
 	close(jobs)
 	wg.Wait()
 	end := time.Now()
@@ -206,7 +219,7 @@ func Run(ctx context.Context, cfg Config, d Driver, opts ...Option) (*Result, er
 // pacer says it is due, whether or not a worker is free, so a stalled system
 // accumulates latency instead of silently lowering the offered load.
 func schedule(ctx context.Context, cfg Config, p Pacer, spin time.Duration, start time.Time, keys []string,
-	rng *rand.Rand, payload []byte, jobs chan<- Request) {
+	pick func(n uint64) KeyPick, payload []byte, jobs chan<- Request) {
 	sched, exact := p.(Scheduler)
 	keySeq := make([]int64, len(keys))
 	timer := time.NewTimer(time.Hour)
@@ -238,9 +251,10 @@ func schedule(ctx context.Context, cfg Config, p Pacer, spin time.Duration, star
 				runtime.Gosched()
 			}
 		}
-		k := rng.IntN(len(keys))
+		kp := pick(hits)
+		k := kp.Key
 		keySeq[k]++
-		r := Request{Seq: hits, Key: keys[k], KeySeq: keySeq[k], Intended: start.Add(due), Payload: payload,
+		r := Request{Seq: hits, Key: keys[k], KeySeq: keySeq[k], Op: kp.Op, Intended: start.Add(due), Payload: payload,
 			WarmUp: due < cfg.WarmUp}
 		select {
 		case <-ctx.Done():

@@ -19,6 +19,12 @@ func TestFaultFlagValidation(t *testing.T) {
 		{"none in a list", []string{"--fault", "none,drop"}, `"none" is not a fault`},
 		{"bad rate", []string{"--fault", "drop", "--drop-rate", "1.5"}, "drop fraction 1.5"},
 		{"reorder without hold", []string{"--fault", "reorder", "--max-hold", "0"}, "max hold is 0"},
+		// Load shape flags, beside the fault flags they combine with.
+		{"zipf skew at most 1", []string{"--key-dist", "zipf:0.5"}, `--key-dist "zipf:0.5"`},
+		{"unknown key distribution", []string{"--key-dist", "gauss"}, `--key-dist "gauss"`},
+		{"more hot keys than keys", []string{"--key-dist", "hot:0.9/100", "--keys", "10"}, "hot keys 100 above keys 10"},
+		{"keys beyond the bound", []string{"--keys", "1000000000"}, "--keys 1000000000: want 1 to 10000000"},
+		{"warm-up as long as the run", []string{"--duration", "5s", "--warm-up", "5s"}, "--warm-up 5s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,8 @@ type runFlags struct {
 	rate       float64
 	workers    int
 	keys       int
+	keyDist    string
+	warmUp     time.Duration
 	payload    int
 	seed       int64
 	fault      string
@@ -74,8 +76,13 @@ func (f *runFlags) validate() error {
 	if f.workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers %d: want >= 1", f.workers))
 	}
-	if f.keys < 1 {
-		errs = append(errs, fmt.Errorf("--keys %d: want >= 1", f.keys))
+	if f.keys < 1 || f.keys > loadgen.MaxKeys {
+		errs = append(errs, fmt.Errorf("--keys %d: want 1 to %d", f.keys, loadgen.MaxKeys))
+	} else if _, err := f.keyDistribution(); err != nil {
+		errs = append(errs, err)
+	}
+	if f.warmUp < 0 || f.warmUp >= f.duration {
+		errs = append(errs, fmt.Errorf("--warm-up %v: want >= 0 and shorter than --duration", f.warmUp))
 	}
 	if f.payload < 0 {
 		errs = append(errs, fmt.Errorf("--payload %d: want >= 0", f.payload))
@@ -152,11 +159,15 @@ system's read model shows the operation.`,
 	fl.DurationVar(&f.duration, "duration", 20*time.Second, "how long to send load")
 	fl.Float64Var(&f.rate, "rate", 100, "target place-order commands per second (open loop)")
 	fl.IntVar(&f.workers, "workers", 32, "concurrent senders; bounds concurrency, never the schedule")
-	fl.IntVar(&f.keys, "keys", 50, "number of customers commands are spread over")
+	fl.IntVar(&f.keys, "keys", 50, "number of keys (customers, aggregates) operations are spread over")
+	fl.StringVar(&f.keyDist, "key-dist", "uniform", "how operations pick keys: uniform, zipf:SKEW (e.g. zipf:1.2), hot:FRACTION/KEYS\n"+
+		"(hot:0.9/10: 90% on 10 keys), seq:N (N operations per aggregate in a row)")
+	fl.DurationVar(&f.warmUp, "warm-up", 0, "operations due in this first part of --duration are sent but left out of the latency figures")
 	fl.IntVar(&f.payload, "payload", 64, "bytes of note carried by each order")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for keys and the fault schedule; the same seed replays the same run")
-	fl.StringVar(&f.fault, "fault", "none", "message faults to inject, comma-separated: none, or any of duplicate (duplicates and\n"+
-		"delays deliveries), drop (acks without handling: loss), reorder (swaps same-key deliveries), corrupt (flips payload bytes)")
+	fl.StringVar(&f.fault, "fault", chaos.KindDuplicate, "message faults to inject, comma-separated: none, or any of duplicate (duplicates and\n"+
+		"delays deliveries), drop (acks without handling: loss), reorder (swaps same-key deliveries), corrupt (flips payload bytes);\n"+
+		"the default, duplicate, puts deduplication, per-key order and idempotency to the test: none must be asked for")
 	fl.Float64Var(&f.dupRate, "dup-rate", 0.05, "fraction of deliveries duplicated by the duplicate fault")
 	fl.Float64Var(&f.delayRate, "delay-rate", 0.05, "fraction of deliveries delayed by the duplicate fault")
 	fl.DurationVar(&f.maxDelay, "max-delay", 20*time.Millisecond, "longest delay the duplicate fault adds")
@@ -249,16 +260,22 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 		return nil, &usageError{err}
 	}
 	sys := f.find()
+	keys, err := f.keyDistribution()
+	if err != nil {
+		return nil, &usageError{err}
+	}
 	o := harness.Options{
 		Command: "edload " + strings.Join(os.Args[1:], " "),
 		Broker:  harness.Broker{Kind: f.broker, Partitions: f.partitions},
 		Load: loadgen.Config{Rate: f.rate, Duration: f.duration, Workers: f.workers, Keys: f.keys,
-			PayloadSize: f.payload, Seed: f.seed},
-		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) })},
-		Fault:       fault, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
+			PayloadSize: f.payload, Seed: f.seed, WarmUp: f.warmUp},
+		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }),
+			loadgen.WithKeyDist(keys)},
+		Fault:       fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
 		Config: []reports.KV{
 			{Key: "rate", Value: fmt.Sprint(f.rate)}, {Key: "duration", Value: f.duration.String()},
 			{Key: "workers", Value: fmt.Sprint(f.workers)}, {Key: "keys", Value: fmt.Sprint(f.keys)},
+			{Key: "key-dist", Value: f.keyDist}, {Key: "warm-up", Value: f.warmUp.String()},
 			{Key: "payload", Value: fmt.Sprint(f.payload)}, {Key: "fault", Value: f.fault},
 			{Key: "dup-rate", Value: fmt.Sprint(f.dupRate)}, {Key: "delay-rate", Value: fmt.Sprint(f.delayRate)},
 			{Key: "max-delay", Value: f.maxDelay.String()}, {Key: "dedup", Value: fmt.Sprint(f.dedup)},
@@ -348,4 +365,17 @@ func addSystemFlags(fs *pflag.FlagSet, systems []harness.System) error {
 		}
 	}
 	return nil
+}
+
+// keyDistribution builds --key-dist for --keys keys.
+func (f *runFlags) keyDistribution() (loadgen.KeyDist, error) {
+	spec, err := loadgen.ParseKeys(f.keyDist)
+	if err != nil {
+		return nil, fmt.Errorf("--key-dist %q: %w", f.keyDist, err)
+	}
+	d, err := loadgen.NewKeyDist(spec, f.keys, f.seed)
+	if err != nil {
+		return nil, fmt.Errorf("--key-dist %q with --keys %d: %w", f.keyDist, f.keys, err)
+	}
+	return d, nil
 }
