@@ -15,6 +15,7 @@ build:
 test: deps images
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	cd examples/bank && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 
 # golangci-lint v2, built from the Go module proxy on first use.
 GOLANGCI_VERSION := v2.15.0
@@ -73,8 +74,15 @@ demo-nodedup:
 tidy:
 	$(GO) mod tidy -e
 
+# Every native fuzz test in the repository, FUZZTIME each.
+FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReadJSONL -fuzztime 30s ./harness/history/
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz: $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf bin runs

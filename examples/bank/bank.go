@@ -1,0 +1,535 @@
+package bank
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"github.com/edkit-dev/edkit/reference/bus"
+)
+
+// Topics and the consumer groups that read them.
+const (
+	TopicCommands = "bank.commands"
+	TopicEvents   = "bank.events"
+
+	GroupAccounts  = "accounts"  // applies commands to accounts (commands)
+	GroupTransfers = "transfers" // the transfer saga (events)
+	GroupBalances  = "balances"  // the balance projection (events)
+)
+
+// Command types.
+const (
+	CmdOpen   = "open"
+	CmdFreeze = "freeze"
+	CmdDebit  = "debit"  // a transfer's step 1
+	CmdCredit = "credit" // a transfer's step 2
+	CmdRefund = "refund" // step 1 undone
+)
+
+// Event types.
+const (
+	EvOpened        = "opened"
+	EvFrozen        = "frozen"
+	EvDebited       = "debited"
+	EvDebitRejected = "debit-rejected"
+	EvCredited      = "credited"
+	EvCreditFailed  = "credit-failed"
+	EvRefunded      = "refunded"
+	// EvCommandRejected answers a command of no known type.
+	EvCommandRejected = "command-rejected"
+)
+
+// Transfer states, as the saga and the projection record them.
+const (
+	Pending      = "pending"
+	Completed    = "completed"
+	Rejected     = "rejected"
+	Compensating = "compensating"
+	Compensated  = "compensated"
+	// Failed is the end of a transfer whose credit failed and which was
+	// never refunded: only the SkipCompensation bug gets there.
+	Failed = "failed"
+)
+
+// Msg is the payload of every command and event; which fields matter
+// depends on Type. An event copies the fields of the command it answers.
+type Msg struct {
+	Type     string `json:"type"`
+	Transfer string `json:"transfer,omitempty"`
+	// Account is the account a command changes or an event is about.
+	Account string `json:"account,omitempty"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+	Amount  int64  `json:"amount,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Bugs are deliberate defects, to prove that a test catches them.
+type Bugs struct {
+	// SkipCompensation: when a credit fails, the saga gives up without
+	// refunding the source, and the money is lost.
+	SkipCompensation bool
+	// NoDedup: handlers forget their inbox, so a redelivery applies twice.
+	NoDedup bool
+}
+
+// Option configures a Bank.
+type Option func(*Bank)
+
+// WithWrap wraps each group's handler (recording, fault injection).
+func WithWrap(wrap func(group string, h bus.Handler) bus.Handler) Option {
+	return func(b *Bank) { b.wrap = wrap }
+}
+
+// WithEffects is told each change to an account ("debit", "credit",
+// "refund") from inside the handler that made it.
+func WithEffects(effect func(ctx context.Context, name string)) Option {
+	return func(b *Bank) { b.effect = effect }
+}
+
+// OnShown is called when the projection first shows a transfer.
+func OnShown(fn func(transfer string)) Option { return func(b *Bank) { b.shown = fn } }
+
+// OnEnded is called when the saga records a transfer's final state.
+func OnEnded(fn func(transfer, state string)) Option { return func(b *Bank) { b.ended = fn } }
+
+// WithBugs switches bugs on.
+func WithBugs(bugs Bugs) Option { return func(b *Bank) { b.bugs = bugs } }
+
+// Bank is the whole bank: accounts, the transfer saga and the balance
+// projection, each a consumer group on one bus.
+type Bank struct {
+	bus    bus.Bus
+	wrap   func(group string, h bus.Handler) bus.Handler
+	effect func(ctx context.Context, name string)
+	shown  func(transfer string)
+	ended  func(transfer, state string)
+	bugs   Bugs
+
+	accounts   accounts
+	saga       saga
+	projection projection
+
+	// sending serialises publishes per key (striped): see publish.
+	sending [64]sync.Mutex
+}
+
+// NewBank returns a bank on b; Run starts its consumers.
+func NewBank(b bus.Bus, opts ...Option) *Bank {
+	bk := &Bank{
+		bus:    b,
+		wrap:   func(_ string, h bus.Handler) bus.Handler { return h },
+		effect: func(context.Context, string) {},
+		shown:  func(string) {},
+		ended:  func(string, string) {},
+	}
+	for _, o := range opts {
+		o(bk)
+	}
+	bk.accounts = accounts{inbox: newInbox(bk.bugs.NoDedup), open: map[string]*account{}, trails: map[string]*trail{}}
+	bk.saga = saga{inbox: newInbox(bk.bugs.NoDedup), state: map[string]string{}}
+	bk.projection = projection{inbox: newInbox(bk.bugs.NoDedup), balances: map[string]int64{}, state: map[string]string{}}
+	return bk
+}
+
+// Open asks to open account with an initial balance.
+func (b *Bank) Open(ctx context.Context, account string, balance int64) error {
+	return b.publish(ctx, TopicCommands, Msg{Type: CmdOpen, Account: account, Amount: balance})
+}
+
+// Freeze asks to freeze account: credits to it fail from then on.
+func (b *Bank) Freeze(ctx context.Context, account string) error {
+	return b.publish(ctx, TopicCommands, Msg{Type: CmdFreeze, Account: account})
+}
+
+// Transfer starts transfer id: amount from one account to another.
+// Sending the same id again is a duplicate, not a second transfer.
+func (b *Bank) Transfer(ctx context.Context, id, from, to string, amount int64) error {
+	return b.publish(ctx, TopicCommands, Msg{Type: CmdDebit, Transfer: id, Account: from, From: from, To: to, Amount: amount})
+}
+
+// Run runs the bank's three consumer groups until ctx is done.
+func (b *Bank) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	routes := []struct {
+		topic, group string
+		h            bus.Handler
+	}{
+		{TopicCommands, GroupAccounts, b.onCommand},
+		{TopicEvents, GroupTransfers, b.onSagaEvent},
+		{TopicEvents, GroupBalances, b.onProjectionEvent},
+	}
+	errs := make(chan error, len(routes))
+	for _, r := range routes {
+		go func() {
+			err := bus.Consume(ctx, b.bus, r.topic, r.group, b.wrap(r.group, r.h))
+			if err != nil {
+				cancel() // one group down stops the bank
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range routes {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+// publish sends x as message "<transfer or account>/<type>": the ID is
+// derived from what the message does, so redoing it makes a duplicate
+// that inboxes recognise. Commands are keyed by account (one account's
+// changes in order), events by transfer.
+//
+// Clients and the saga send commands to one account at once; publishes of
+// one key are serialised so that the broker's order of a key is the order
+// the bank sent it in, which per-key consumers (and edkit's order
+// checker) rely on.
+func (b *Bank) publish(ctx context.Context, topic string, x Msg) error {
+	subject, key := x.Transfer, x.Account
+	if subject == "" {
+		subject = x.Account
+	}
+	if topic == TopicEvents {
+		key = subject
+	}
+	data, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", x.Type, err)
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(topic + "\x00" + key))
+	mu := &b.sending[h.Sum32()%uint32(len(b.sending))]
+	mu.Lock()
+	defer mu.Unlock()
+	return b.bus.Publish(ctx, &bus.Message{ID: subject + "/" + x.Type, Topic: topic, Key: key, Payload: data})
+}
+
+func decode(m *bus.Message) (Msg, error) {
+	var x Msg
+	if err := json.Unmarshal(m.Payload, &x); err != nil {
+		return x, fmt.Errorf("decode %s: %w", m.ID, err)
+	}
+	return x, nil
+}
+
+// onCommand is the accounts group: apply the command, tell what changed,
+// announce the outcome. A failed publish of the outcome loses it (the
+// inbox already holds the command); an outbox would close that gap.
+func (b *Bank) onCommand(ctx context.Context, m *bus.Message) error {
+	c, err := decode(m)
+	if err != nil {
+		return err
+	}
+	ev, changed, fresh := b.accounts.apply(m.ID, c)
+	if !fresh {
+		return nil
+	}
+	if changed {
+		b.effect(ctx, c.Type)
+	}
+	return b.publish(ctx, TopicEvents, ev)
+}
+
+// onSagaEvent is the transfers group: take the saga's next step.
+func (b *Bank) onSagaEvent(ctx context.Context, m *bus.Message) error {
+	e, err := decode(m)
+	if err != nil {
+		return err
+	}
+	next, end, fresh := b.saga.on(m.ID, e, b.bugs.SkipCompensation)
+	if !fresh {
+		return nil
+	}
+	if next != nil {
+		return b.publish(ctx, TopicCommands, *next)
+	}
+	if end != "" {
+		b.ended(e.Transfer, end)
+	}
+	return nil
+}
+
+// onProjectionEvent is the balances group: fold the event into the read
+// model.
+func (b *Bank) onProjectionEvent(_ context.Context, m *bus.Message) error {
+	e, err := decode(m)
+	if err != nil {
+		return err
+	}
+	if b.projection.on(m.ID, e) {
+		b.shown(e.Transfer)
+	}
+	return nil
+}
+
+// inbox remembers the IDs of the messages a group handled, so that a
+// redelivery changes nothing (the inbox pattern). Its owner's mutex
+// guards it.
+type inbox struct {
+	seen map[string]bool
+	off  bool // the NoDedup bug
+}
+
+func newInbox(off bool) inbox { return inbox{seen: map[string]bool{}, off: off} }
+
+// first reports whether id is new, and remembers it.
+func (in *inbox) first(id string) bool {
+	if in.seen[id] && !in.off {
+		return false
+	}
+	in.seen[id] = true
+	return true
+}
+
+type account struct {
+	balance int64
+	frozen  bool
+}
+
+// trail is what the accounts did for one transfer.
+type trail struct{ amount, debited, credited, refunded int64 }
+
+// accounts is the command side: the balances, and each transfer's trail.
+type accounts struct {
+	mu     sync.Mutex
+	inbox  inbox
+	open   map[string]*account
+	opened int64 // the sum of initial balances
+	trails map[string]*trail
+}
+
+// apply runs command c (message id) and returns the event that answers
+// it, whether it moved money, and false when id was handled before.
+func (a *accounts) apply(id string, c Msg) (ev Msg, changed, fresh bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.inbox.first(id) {
+		return Msg{}, false, false
+	}
+	ev, acc, t := c, a.open[c.Account], a.trail(c.Transfer)
+	fail := func(typ string, err error) (Msg, bool, bool) {
+		ev.Type, ev.Reason = typ, err.Error()
+		return ev, false, true
+	}
+	switch c.Type {
+	case CmdOpen:
+		a.open[c.Account] = &account{balance: c.Amount}
+		a.opened += c.Amount
+		ev.Type = EvOpened
+		return ev, false, true
+	case CmdFreeze:
+		if acc == nil {
+			return fail(EvFrozen, ErrNoAccount)
+		}
+		acc.frozen = true
+		ev.Type = EvFrozen
+		return ev, false, true
+	case CmdDebit:
+		t.amount = c.Amount
+		switch {
+		case acc == nil:
+			return fail(EvDebitRejected, ErrNoAccount)
+		case acc.frozen:
+			return fail(EvDebitRejected, ErrFrozen)
+		case acc.balance < c.Amount:
+			return fail(EvDebitRejected, ErrInsufficientFunds)
+		}
+		acc.balance -= c.Amount
+		t.debited += c.Amount
+		ev.Type = EvDebited
+	case CmdCredit:
+		switch {
+		case acc == nil:
+			return fail(EvCreditFailed, ErrNoAccount)
+		case acc.frozen:
+			return fail(EvCreditFailed, ErrFrozen)
+		}
+		acc.balance += c.Amount
+		t.credited += c.Amount
+		ev.Type = EvCredited
+	case CmdRefund:
+		// A refund goes back to where the money came from, so the account
+		// exists; a frozen account still takes its own money back.
+		acc.balance += c.Amount
+		t.refunded += c.Amount
+		ev.Type = EvRefunded
+	default:
+		return fail(EvCommandRejected, fmt.Errorf("bank: unknown command %q", c.Type))
+	}
+	return ev, true, true
+}
+
+func (a *accounts) trail(transfer string) *trail {
+	if transfer == "" {
+		return &trail{}
+	}
+	t := a.trails[transfer]
+	if t == nil {
+		t = &trail{}
+		a.trails[transfer] = t
+	}
+	return t
+}
+
+// saga is the transfers group: each transfer's state.
+type saga struct {
+	mu    sync.Mutex
+	inbox inbox
+	state map[string]string
+}
+
+// on takes the step that event e (message id) calls for: the command to
+// send next, or the final state reached ("" for neither).
+func (s *saga) on(id string, e Msg, skipCompensation bool) (next *Msg, end string, fresh bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.inbox.first(id) {
+		return nil, "", false
+	}
+	switch e.Type {
+	case EvDebited:
+		s.state[e.Transfer] = Pending
+		return &Msg{Type: CmdCredit, Transfer: e.Transfer, Account: e.To, From: e.From, To: e.To, Amount: e.Amount}, "", true
+	case EvCreditFailed:
+		if skipCompensation {
+			s.state[e.Transfer] = Failed
+			return nil, Failed, true
+		}
+		s.state[e.Transfer] = Compensating
+		return &Msg{Type: CmdRefund, Transfer: e.Transfer, Account: e.From, From: e.From, To: e.To, Amount: e.Amount}, "", true
+	case EvDebitRejected:
+		end = Rejected
+	case EvCredited:
+		end = Completed
+	case EvRefunded:
+		end = Compensated
+	default:
+		return nil, "", true
+	}
+	s.state[e.Transfer] = end
+	return nil, end, true
+}
+
+// projection is the balances group: the read model.
+type projection struct {
+	mu       sync.RWMutex
+	inbox    inbox
+	balances map[string]int64
+	state    map[string]string
+}
+
+// on folds event e (message id) in; it reports whether e is the first the
+// projection shows of its transfer.
+func (p *projection) on(id string, e Msg) (first bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.inbox.first(id) {
+		return false
+	}
+	_, seen := p.state[e.Transfer]
+	switch e.Type {
+	case EvOpened:
+		p.balances[e.Account] += e.Amount
+		return false
+	case EvDebited:
+		p.balances[e.From] -= e.Amount
+		p.state[e.Transfer] = Pending
+	case EvDebitRejected:
+		p.state[e.Transfer] = Rejected
+	case EvCredited:
+		p.balances[e.To] += e.Amount
+		p.state[e.Transfer] = Completed
+	case EvCreditFailed:
+		p.state[e.Transfer] = Compensating
+	case EvRefunded:
+		p.balances[e.From] += e.Amount
+		p.state[e.Transfer] = Compensated
+	default:
+		return false
+	}
+	return !seen
+}
+
+// Balance is account's balance as the projection shows it.
+func (b *Bank) Balance(account string) int64 {
+	b.projection.mu.RLock()
+	defer b.projection.mu.RUnlock()
+	return b.projection.balances[account]
+}
+
+// Status is transfer's state as the projection shows it ("" before it
+// shows it at all).
+func (b *Bank) Status(transfer string) string {
+	b.projection.mu.RLock()
+	defer b.projection.mu.RUnlock()
+	return b.projection.state[transfer]
+}
+
+// Tally counts the transfers the projection shows, by state.
+func (b *Bank) Tally() map[string]int64 {
+	b.projection.mu.RLock()
+	defer b.projection.mu.RUnlock()
+	n := map[string]int64{}
+	for _, st := range b.projection.state {
+		n[st]++
+	}
+	return n
+}
+
+// Audit checks the bank's invariants once it has settled, over the
+// transfers named, and returns one line per problem: money, when money
+// was created or lost; outcomes, when a transfer is not completed,
+// rejected or compensated — as the saga says and as the accounts' own
+// trail of debits, credits and refunds confirms.
+func (b *Bank) Audit(transfers []string) (money, outcomes []string) {
+	a := &b.accounts
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b.saga.mu.Lock()
+	defer b.saga.mu.Unlock()
+	b.projection.mu.RLock()
+	defer b.projection.mu.RUnlock()
+
+	var held, shown int64
+	for _, acc := range a.open {
+		held += acc.balance
+	}
+	for _, bal := range b.projection.balances {
+		shown += bal
+	}
+	if held != a.opened {
+		money = append(money, fmt.Sprintf("the accounts hold %d, opened with %d", held, a.opened))
+	}
+	if shown != held {
+		money = append(money, fmt.Sprintf("the balances projection shows %d, the accounts hold %d", shown, held))
+	}
+	for _, id := range transfers {
+		t, state := a.trails[id], b.saga.state[id]
+		if t == nil {
+			t = &trail{}
+		}
+		moved := fmt.Sprintf("debited %d, credited %d, refunded %d of %d", t.debited, t.credited, t.refunded, t.amount)
+		if t.debited != t.credited+t.refunded {
+			money = append(money, fmt.Sprintf("transfer %s (%s): %s", id, state, moved))
+		}
+		ok := false
+		switch state {
+		case Completed:
+			ok = t.debited == t.amount && t.credited == t.amount && t.refunded == 0
+		case Rejected:
+			ok = t.debited == 0 && t.credited == 0 && t.refunded == 0
+		case Compensated:
+			ok = t.debited == t.amount && t.refunded == t.amount && t.credited == 0
+		}
+		if !ok {
+			outcomes = append(outcomes, fmt.Sprintf("transfer %s ended %q: %s", id, state, moved))
+		}
+	}
+	return money, outcomes
+}
