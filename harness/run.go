@@ -355,4 +355,3 @@ func faultCounts(fault *chaos.MessageFault) []reports.Count {
 	}
 	return out
 }
-

@@ -59,7 +59,9 @@ func (in *tallyInstance) Send(ctx context.Context, op harness.Op) error {
 	return in.env.Bus.Publish(ctx, &bus.Message{ID: id, Topic: "in", Key: op.Key, Payload: []byte("1")})
 }
 
-func (in *tallyInstance) Consumers() map[string][]string { return map[string][]string{"in": {"worker"}} }
+func (in *tallyInstance) Consumers() map[string][]string {
+	return map[string][]string{"in": {"worker"}}
+}
 
 func runTally(t *testing.T, s tally, noFault bool) *reports.Run {
 	t.Helper()

@@ -271,7 +271,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 			PayloadSize: f.payload, Seed: f.seed, WarmUp: f.warmUp},
 		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }),
 			loadgen.WithKeyDist(keys)},
-		Fault:       fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
+		Fault: fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
 		Config: []reports.KV{
 			{Key: "rate", Value: fmt.Sprint(f.rate)}, {Key: "duration", Value: f.duration.String()},
 			{Key: "workers", Value: fmt.Sprint(f.workers)}, {Key: "keys", Value: fmt.Sprint(f.keys)},
