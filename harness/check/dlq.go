@@ -43,7 +43,19 @@ type dlqTally struct {
 	delivered, processed, dead, both, unsettled int
 }
 
+func (t dlqTally) plus(u dlqTally) dlqTally {
+	return dlqTally{t.delivered + u.delivered, t.processed + u.processed, t.dead + u.dead,
+		t.both + u.both, t.unsettled + u.unsettled}
+}
+
 func (c *DLQAccounting) checkIndex(ix *index) Result {
+	r, _ := c.checkPart(ix)
+	return r
+}
+
+// checkPart judges ix and also returns the balance per group, which
+// RunStream sums over partitions.
+func (c *DLQAccounting) checkPart(ix *index) (Result, map[string]dlqTally) {
 	col := newCollector(c.opts.MaxAnomalies)
 	tallies := make([]dlqTally, len(ix.groups))
 	checked := 0
@@ -74,12 +86,21 @@ func (c *DLQAccounting) checkIndex(ix *index) Result {
 				op.Value, op.Attempt), pi, pi.badDL)
 		}
 	}
+	byName := make(map[string]dlqTally, len(tallies))
+	for g, t := range tallies {
+		if t.delivered > 0 {
+			byName[ix.groups[g]] = t
+		}
+	}
+	return col.result(InvDLQAccounting, checked, false, dlqNote(byName)), byName
+}
+
+// dlqNote states the balance per group, e.g. "group g: 100 = 97 processed
+// + 3 dead-lettered".
+func dlqNote(tallies map[string]dlqTally) string {
 	notes := make([]string, 0, len(tallies))
 	for g, t := range tallies {
-		if t.delivered == 0 {
-			continue
-		}
-		n := fmt.Sprintf("group %s: %d = %d processed + %d dead-lettered", ix.groups[g], t.delivered, t.processed, t.dead)
+		n := fmt.Sprintf("group %s: %d = %d processed + %d dead-lettered", g, t.delivered, t.processed, t.dead)
 		if t.both > 0 {
 			n += fmt.Sprintf(" + %d both", t.both)
 		}
@@ -89,7 +110,7 @@ func (c *DLQAccounting) checkIndex(ix *index) Result {
 		notes = append(notes, n)
 	}
 	sort.Strings(notes)
-	return col.result(InvDLQAccounting, checked, false, strings.Join(notes, "; "))
+	return strings.Join(notes, "; ")
 }
 
 // flag reports an anomaly of pair pi witnessed by the ops at pos; it is

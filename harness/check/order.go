@@ -142,6 +142,13 @@ func (c *Order) producers(ix *index) *producers {
 }
 
 func (c *Order) checkIndex(ix *index) Result {
+	r, _ := c.checkPart(ix)
+	return r
+}
+
+// checkPart judges ix and also returns how many messages went unjudged for
+// want of a producer, which RunStream sums over partitions.
+func (c *Order) checkPart(ix *index) (Result, int) {
 	col := newCollector(c.opts.MaxAnomalies)
 	prod := c.producers(ix)
 	// pairStream maps a (message, group) pair to its stream, filled lazily
@@ -201,11 +208,18 @@ func (c *Order) checkIndex(ix *index) Result {
 		}
 		c.report(ix, col, int32(i), pi, st, prod)
 	}
-	note := ""
-	if prod != nil && prod.unjudged > 0 {
-		note = fmt.Sprintf("%d consumed message(s) with a seq but no producer not judged", prod.unjudged)
+	unjudged := 0
+	if prod != nil {
+		unjudged = prod.unjudged
 	}
-	return col.result(InvConsumerOrder, len(streams), false, note)
+	return col.result(InvConsumerOrder, len(streams), false, unjudgedNote(unjudged)), unjudged
+}
+
+func unjudgedNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d consumed message(s) with a seq but no producer not judged", n)
 }
 
 func (c *Order) report(ix *index, col *collector, pos int32, pi *pairInfo, st *stream, prod *producers) {

@@ -2,6 +2,7 @@ package history
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,6 +133,7 @@ type Recorder struct {
 	chunks [][]Op
 	n      int
 	sink   *bufio.Writer
+	file   *FileWriter
 	err    error
 }
 
@@ -144,6 +146,13 @@ type RecorderOption func(*Recorder)
 // crashed run still leaves its history behind. Flush before reading w.
 func WithSink(w io.Writer) RecorderOption {
 	return func(r *Recorder) { r.sink = bufio.NewWriterSize(w, 64<<10) }
+}
+
+// WithFile streams every op to a history file as it is recorded, and keeps
+// none in memory: Ops returns nothing, Len still counts. This is how a long
+// run records at flat memory; its checks read the file back (Flush first).
+func WithFile(w *FileWriter) RecorderOption {
+	return func(r *Recorder) { r.file = w }
 }
 
 // NewRecorder starts a history whose times are measured on clk.
@@ -165,6 +174,13 @@ func (r *Recorder) Record(op Op) Op {
 	defer r.mu.Unlock()
 	op.Index = int64(r.n)
 	op.Time = now.Sub(r.start)
+	if r.file != nil {
+		r.n++
+		if r.err == nil {
+			r.err = r.file.Write(op)
+		}
+		return op
+	}
 	if r.n%chunkSize == 0 {
 		r.chunks = append(r.chunks, make([]Op, 0, chunkSize))
 	}
@@ -177,10 +193,14 @@ func (r *Recorder) Record(op Op) Op {
 	return op
 }
 
-// Ops returns a copy of the history so far.
+// Ops returns a copy of the history so far; nil for a recorder that
+// streams to a file (WithFile).
 func (r *Recorder) Ops() []Op {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.file != nil {
+		return nil
+	}
 	out := make([]Op, 0, r.n)
 	for _, c := range r.chunks {
 		out = append(out, c...)
@@ -201,6 +221,9 @@ func (r *Recorder) Flush() error {
 	defer r.mu.Unlock()
 	if r.sink != nil && r.err == nil {
 		r.err = r.sink.Flush()
+	}
+	if r.file != nil && r.err == nil {
+		r.err = r.file.Flush()
 	}
 	return r.err
 }
@@ -241,40 +264,34 @@ func (e *SyntaxError) Unwrap() error { return e.Err }
 // ReadJSONL parses a JSON-lines history. Blank lines are skipped; a bad line
 // returns a *SyntaxError naming its line and column.
 func ReadJSONL(r io.Reader) ([]Op, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var ops []Op
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		var op Op
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&op); err != nil {
-			col := 1
-			var se *json.SyntaxError
-			var te *json.UnmarshalTypeError
-			switch {
-			case errors.As(err, &se):
-				col = int(se.Offset)
-			case errors.As(err, &te):
-				col = int(te.Offset)
-			}
-			return nil, &SyntaxError{Line: line, Column: col, Err: err}
-		}
-		if err := op.validate(); err != nil {
-			return nil, &SyntaxError{Line: line, Column: 1, Err: err}
-		}
-		ops = append(ops, op)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &SyntaxError{Line: line + 1, Column: 1, Err: err}
+	ops, err := Collect(NewJSONLReader(r))
+	if err != nil {
+		return nil, err
 	}
 	return ops, nil
+}
+
+// parseLine decodes one JSON line, the line-th of its file.
+func parseLine(b []byte, line int) (Op, error) {
+	var op Op
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&op); err != nil {
+		col := 1
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			col = int(se.Offset)
+		case errors.As(err, &te):
+			col = int(te.Offset)
+		}
+		return Op{}, &SyntaxError{Line: line, Column: col, Err: err}
+	}
+	if err := op.validate(); err != nil {
+		return Op{}, &SyntaxError{Line: line, Column: 1, Err: err}
+	}
+	return op, nil
 }
 
 func (o Op) validate() error {

@@ -1,0 +1,425 @@
+package check
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/edkit-dev/edkit/harness/history"
+)
+
+// StreamOptions bound what RunStream holds in memory.
+type StreamOptions struct {
+	// MaxOps is how many ops are judged in memory at once: a history of at
+	// most MaxOps ops is judged exactly as Run judges it; a longer one is
+	// split into partitions of about that size (default DefaultMaxOps).
+	MaxOps int
+	// TempDir holds the partition files while they are judged (default
+	// os.TempDir()); they are removed before RunStream returns.
+	TempDir string
+}
+
+// DefaultMaxOps keeps a partition's decoded ops and index near 60 MB.
+const DefaultMaxOps = 200_000
+
+// fanOut is how many partitions one split pass writes; a partition still
+// larger than MaxOps is split again, so memory stays bounded however long
+// the history, with fanOut open files at a time.
+const fanOut = 64
+
+// maxDepth stops splitting: a partition that is still too large after it
+// is made of one key's or one message's ops, which cannot be split further.
+const maxDepth = 4
+
+// RunStream judges the history s with the checkers and returns what Run
+// would return for the same ops, holding at most about MaxOps ops in
+// memory: the history is the one thing in a run that grows with its length,
+// and an hour at full rate does not fit.
+//
+// A history longer than MaxOps is split, on disk, into partitions that the
+// package's checkers can judge apart: by message ID for the checkers of one
+// message's fate (loss, phantoms, duplicates, DLQ accounting) and by key for
+// per-key order, each partition in history order; the partitions' verdicts
+// are merged (counts summed, the earliest anomalies listed). This relies on
+// every op of a message naming the message's key, as the recorder writes
+// them. A Checker of another package sees the whole history (Check(ops)),
+// so with one the memory is the history's again.
+func RunStream(s history.Stream, o StreamOptions, checkers ...Checker) ([]Result, error) {
+	if o.MaxOps <= 0 {
+		o.MaxOps = DefaultMaxOps
+	}
+	head := make([]history.Op, 0, min(o.MaxOps, 4096))
+	for len(head) <= o.MaxOps && s.Next() {
+		head = append(head, s.Op())
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if len(head) <= o.MaxOps {
+		return Run(head, checkers...), nil
+	}
+	dir, err := os.MkdirTemp(o.TempDir, "edkit-check-")
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	sp := &splitter{o: o, dir: dir}
+	return sp.run(head, s, checkers)
+}
+
+// route names the partition family an op goes to.
+type route uint8
+
+const (
+	byMsg route = iota
+	byKey
+	whole
+)
+
+// splitter runs one partitioned judgement.
+type splitter struct {
+	o   StreamOptions
+	dir string
+	seq int // names partition files uniquely
+}
+
+// run spreads the history into partition families, judges each family's
+// checkers over it, and merges.
+func (sp *splitter) run(head []history.Op, s history.Stream, checkers []Checker) ([]Result, error) {
+	var fams [3][]int // checker positions per route
+	for i, c := range checkers {
+		switch c.(type) {
+		case *Order:
+			fams[byKey] = append(fams[byKey], i)
+		case indexedChecker:
+			fams[byMsg] = append(fams[byMsg], i)
+		default:
+			fams[whole] = append(fams[whole], i)
+		}
+	}
+	var outs [3]*partitions
+	for r := range outs {
+		if len(fams[r]) == 0 {
+			continue
+		}
+		p, err := sp.newPartitions(route(r), 0)
+		if err != nil {
+			return nil, err
+		}
+		defer p.remove()
+		outs[r] = p
+	}
+	write := func(op *history.Op) error {
+		for _, p := range outs {
+			if p != nil {
+				if err := p.write(op); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for i := range head {
+		if err := write(&head[i]); err != nil {
+			return nil, err
+		}
+	}
+	head = nil //nolint:ineffassign,wastedassign // release the head before the rest streams in
+	for s.Next() {
+		op := s.Op()
+		if err := write(&op); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	results := make([]Result, len(checkers))
+	for r, p := range outs {
+		if p == nil {
+			continue
+		}
+		if err := sp.judge(p, checkers, fams[r], results); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// judge judges the checkers at positions idx over every partition of p and
+// stores their merged results.
+func (sp *splitter) judge(p *partitions, checkers []Checker, idx []int, results []Result) error {
+	if err := p.close(); err != nil {
+		return err
+	}
+	parts := make([][]part, len(idx))
+	err := sp.each(p, func(ops []history.Op) {
+		if p.route == whole {
+			for j, i := range idx {
+				parts[j] = append(parts[j], part{Result: checkers[i].Check(ops)})
+			}
+			return
+		}
+		ix := newIndex(ops)
+		for j, i := range idx {
+			parts[j] = append(parts[j], judgePart(checkers[i], ix))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for j, i := range idx {
+		results[i] = merge(checkers[i], parts[j])
+	}
+	return nil
+}
+
+// each calls f with the ops of every partition of p in turn, splitting
+// again those too large to load.
+func (sp *splitter) each(p *partitions, f func([]history.Op)) error {
+	for b := range p.files {
+		if p.counts[b] == 0 {
+			continue
+		}
+		if p.counts[b] > sp.o.MaxOps && p.route != whole && p.depth+1 < maxDepth {
+			sub, err := sp.resplit(p, b)
+			if err != nil {
+				return err
+			}
+			err = sp.each(sub, f)
+			sub.remove()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		ops, err := p.load(b)
+		if err != nil {
+			return err
+		}
+		f(ops)
+	}
+	return nil
+}
+
+// resplit spreads partition b of p over a new set of partitions, one level
+// deeper (a different hash), and removes b.
+func (sp *splitter) resplit(p *partitions, b int) (*partitions, error) {
+	sub, err := sp.newPartitions(p.route, p.depth+1)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.open(b)
+	if err != nil {
+		sub.remove()
+		return nil, err
+	}
+	for r.Next() {
+		op := r.Op()
+		if err := sub.write(&op); err != nil {
+			r.Close()
+			sub.remove()
+			return nil, err
+		}
+	}
+	err = errors.Join(r.Err(), r.Close(), os.Remove(p.files[b]), sub.close())
+	if err != nil {
+		sub.remove()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// partitions is one split of a history into fanOut files.
+type partitions struct {
+	route  route
+	depth  int
+	files  []string
+	counts []int
+	fs     []*os.File
+	ws     []*bufio.Writer
+	buf    []byte
+}
+
+func (sp *splitter) newPartitions(r route, depth int) (*partitions, error) {
+	n := fanOut
+	if r == whole {
+		n = 1
+	}
+	p := &partitions{route: r, depth: depth, files: make([]string, n), counts: make([]int, n),
+		fs: make([]*os.File, n), ws: make([]*bufio.Writer, n)}
+	for b := range n {
+		sp.seq++
+		p.files[b] = filepath.Join(sp.dir, fmt.Sprintf("p%d-%d.bin", r, sp.seq))
+		f, err := os.Create(p.files[b])
+		if err != nil {
+			p.remove()
+			return nil, fmt.Errorf("check: %w", err)
+		}
+		p.fs[b], p.ws[b] = f, bufio.NewWriterSize(f, 32<<10)
+	}
+	return p, nil
+}
+
+// bucket picks op's partition: ops of one message (or one key) always land
+// together, in the order they were written.
+func (p *partitions) bucket(op *history.Op) int {
+	if len(p.files) == 1 {
+		return 0
+	}
+	k := op.MsgID
+	if p.route == byKey {
+		k = op.Key
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte{byte(p.depth)})
+	_, _ = io.WriteString(h, k)
+	return int(h.Sum64() % uint64(len(p.files)))
+}
+
+func (p *partitions) write(op *history.Op) error {
+	b := p.bucket(op)
+	p.buf = history.AppendBinary(p.buf[:0], *op)
+	p.counts[b]++
+	if _, err := p.ws[b].Write(p.buf); err != nil {
+		return fmt.Errorf("check: write partition: %w", err)
+	}
+	return nil
+}
+
+// close flushes and closes the files for reading back.
+func (p *partitions) close() error {
+	var errs []error
+	for b, f := range p.fs {
+		if f == nil {
+			continue
+		}
+		errs = append(errs, p.ws[b].Flush(), f.Close())
+		p.fs[b] = nil
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("check: write partition: %w", err)
+	}
+	return nil
+}
+
+func (p *partitions) remove() {
+	_ = p.close()
+	for _, name := range p.files {
+		if name != "" {
+			_ = os.Remove(name)
+		}
+	}
+}
+
+func (p *partitions) open(b int) (*history.FileReader, error) {
+	return history.OpenRaw(p.files[b])
+}
+
+func (p *partitions) load(b int) ([]history.Op, error) {
+	r, err := p.open(b)
+	if err != nil {
+		return nil, err
+	}
+	ops := make([]history.Op, 0, p.counts[b])
+	for r.Next() {
+		ops = append(ops, r.Op())
+	}
+	return ops, errors.Join(r.Err(), r.Close())
+}
+
+// part is one partition's verdict with what merging needs beyond it.
+type part struct {
+	Result
+	dlq       map[string]dlqTally // DLQAccounting: balance per group
+	unjudged  int                 // Order: messages without a producer
+	unsettled int                 // Loss: messages not settled at the end
+}
+
+// judgePart judges one partition.
+func judgePart(c Checker, ix *index) part {
+	switch c := c.(type) {
+	case *DLQAccounting:
+		r, t := c.checkPart(ix)
+		return part{Result: r, dlq: t}
+	case *Order:
+		r, n := c.checkPart(ix)
+		return part{Result: r, unjudged: n}
+	case *Loss:
+		r, n := c.checkPart(ix)
+		return part{Result: r, unsettled: n}
+	}
+	return part{Result: c.(indexedChecker).checkIndex(ix)}
+}
+
+// maxAnomalies is the listing cap of the package's checkers.
+func maxAnomalies(c Checker) int {
+	var n int
+	switch c := c.(type) {
+	case *Loss:
+		n = c.opts.MaxAnomalies
+	case *Phantom:
+		n = c.opts.MaxAnomalies
+	case *Order:
+		n = c.opts.MaxAnomalies
+	case *DuplicateDelivery:
+		n = c.opts.MaxAnomalies
+	case *DuplicateEffect:
+		n = c.opts.MaxAnomalies
+	case *DLQAccounting:
+		n = c.opts.MaxAnomalies
+	}
+	if n <= 0 {
+		n = DefaultMaxAnomalies
+	}
+	return n
+}
+
+// merge combines the verdicts of a history's partitions into the verdict
+// on the whole: counts add up, the earliest anomalies are listed, and the
+// checker's own note is rebuilt from the summed tallies.
+func merge(c Checker, parts []part) Result {
+	if len(parts) == 1 {
+		return parts[0].Result
+	}
+	r := Result{Invariant: c.Name(), Valid: true}
+	col := newCollector(maxAnomalies(c))
+	dlq := map[string]dlqTally{}
+	unjudged, unsettled := 0, 0
+	for _, p := range parts {
+		r.Valid = r.Valid && p.Valid
+		r.Permitted = r.Permitted || p.Permitted
+		r.Checked += p.Checked
+		found := p.Found
+		if found == 0 {
+			found = len(p.Anomalies)
+		}
+		col.total += found - len(p.Anomalies)
+		for _, a := range p.Anomalies {
+			if col.wants(a.At) {
+				col.add(a)
+			}
+		}
+		for g, t := range p.dlq {
+			dlq[g] = dlq[g].plus(t)
+		}
+		unjudged += p.unjudged
+		unsettled += p.unsettled
+	}
+	r.Anomalies, r.Found = col.anomalies(), col.total
+	extra := ""
+	switch c.(type) {
+	case *DLQAccounting:
+		extra = dlqNote(dlq)
+	case *Order:
+		extra = unjudgedNote(unjudged)
+	case *Loss:
+		extra = unsettledNote(unsettled)
+	}
+	r.Note = joinNote(col.note(), extra)
+	return r
+}
