@@ -47,9 +47,14 @@ type Options struct {
 	// of Load.Rate; MaxP99, when set, when the end-to-end p99 is above it.
 	MinRate float64
 	MaxP99  time.Duration
-	// Out, when set, is the run directory: history.jsonl is streamed there
-	// and report.json and junit.xml written at the end.
+	// Out, when set, is the run directory: the history is streamed there
+	// (history.FileName), and checks.json, report.json and junit.xml are
+	// written at the end; `edload check` re-judges it. Left empty, the
+	// history streams to a temporary directory removed after the checks.
 	Out string
+	// Profile is what the run permits (default the broker's guarantee
+	// profile, AtLeastOnce).
+	Profile *Profile
 	// Config lists the front end's settings for the report.
 	Config []reports.KV
 	// OnStart is called once the environment is up, with its name
@@ -71,11 +76,19 @@ func (e *EnvError) Unwrap() error { return e.Err }
 // invariant: that is in the report (reports.Run.OK).
 func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error) {
 	started := time.Now()
-	rec, closeHistory, err := newRecorder(o.Out)
+	dir, removeDir, err := runDir(o.Out)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, closeHistory()) }()
+	defer removeDir()
+	hf, err := history.CreateFile(filepath.Join(dir, history.FileName))
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	// The history file is an output of the run: a failed close may mean
+	// ops never reached the disk.
+	defer func() { err = errors.Join(err, hf.Close()) }()
+	rec := history.NewRecorder(clock.Real{}, history.WithFile(hf))
 
 	var topics []string
 	if t, ok := sys.(Topics); ok {
@@ -104,11 +117,12 @@ func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error)
 			}
 		}()
 	}
-	r := &run{sys: sys, inst: inst, env: env, o: o, rec: rec}
+	r := &run{sys: sys, inst: inst, env: env, o: o, rec: rec, dir: dir}
 	if err := r.drive(ctx, brokerName); err != nil {
 		return nil, err
 	}
-	if err := rec.Flush(); err != nil {
+	// The run is over: the history is complete and can be judged.
+	if err := rec.Close(); err != nil {
 		return nil, fmt.Errorf("write history: %w", err)
 	}
 	rep, err := r.report(ctx, started, brokerName)
@@ -130,25 +144,20 @@ func DefaultFault(seed int64) chaos.MessageFaultConfig {
 	return chaos.MessageFaultConfig{Seed: seed, Duplicate: 0.02, Delay: 0.02, MaxDelay: 20 * time.Millisecond}
 }
 
-// newRecorder makes the run's recorder, streaming to out/history.jsonl
-// when out is set.
-func newRecorder(out string) (*history.Recorder, func() error, error) {
-	if out == "" {
-		return history.NewRecorder(clock.Real{}), func() error { return nil }, nil
-	}
-	hf, err := os.Create(filepath.Join(out, "history.jsonl")) // #nosec G304 -- the user's run directory
-	if err != nil {
-		return nil, nil, fmt.Errorf("history: %w", err)
-	}
-	// history.jsonl is an output of the run: a failed close may mean the
-	// flushed ops never reached the disk.
-	closeFn := func() error {
-		if err := hf.Close(); err != nil {
-			return fmt.Errorf("close history: %w", err)
+// runDir is the directory the history streams to: out, created, or a
+// temporary one that remove deletes.
+func runDir(out string) (dir string, remove func(), err error) {
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil { //nolint:gosec // G301: a report directory, readable on purpose
+			return "", nil, fmt.Errorf("run directory: %w", err)
 		}
-		return nil
+		return out, func() {}, nil
 	}
-	return history.NewRecorder(clock.Real{}, history.WithSink(hf)), closeFn, nil
+	dir, err = os.MkdirTemp("", "edkit-run-")
+	if err != nil {
+		return "", nil, fmt.Errorf("run directory: %w", err)
+	}
+	return dir, func() { _ = os.RemoveAll(dir) }, nil
 }
 
 func newEnv(b bus.Bus, rec *history.Recorder, o Options) *Env {
@@ -181,8 +190,12 @@ type run struct {
 	env      *Env
 	o        Options
 	rec      *history.Recorder
+	dir      string
 	load     *loadgen.Result
 	quiesced bool
+	// unsettled counts, when the quiesce deadline passed, the messages
+	// some group had not settled plus the operations not yet final.
+	unsettled int
 }
 
 // drive runs the system, sends the load, and waits for quiescence.
@@ -212,9 +225,13 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 	}
 	r.load = res
 	consumers := r.inst.Consumers()
-	r.quiesced = waitQuiet(ctx, r.o.Quiesce, done, func() bool {
+	var busy bool
+	r.quiesced, busy = waitQuiet(ctx, r.o.Quiesce, done, func() bool {
 		return r.env.Settled.Pending() == 0 && r.env.ledger.Outstanding(consumers) == 0
-	})
+	}, r.rec.Len)
+	if !r.quiesced && busy {
+		r.unsettled = r.env.Settled.Pending() + r.env.ledger.Outstanding(consumers)
+	}
 	if ctx.Err() != nil {
 		cancel()
 		<-done
@@ -229,43 +246,62 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 }
 
 // waitQuiet polls settled until it holds, the timeout passes, or the
-// system fails. It reports whether the system quiesced.
-func waitQuiet(ctx context.Context, timeout time.Duration, failed <-chan struct{}, settled func() bool) bool {
+// system fails. It reports whether the system quiesced and, if not,
+// whether it was still busy at the deadline — progress (the history's
+// length) grew in the last second — so that what it had not settled may
+// have been in flight rather than lost.
+func waitQuiet(ctx context.Context, timeout time.Duration, failed <-chan struct{}, settled func() bool, progress func() int) (quiesced, busy bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	idle := min(time.Second, timeout/2)
+	last, lastChange := progress(), time.Now()
 	for !settled() {
 		select {
 		case <-ctx.Done():
-			return false
+			return false, false
 		case <-deadline.C:
-			return false
+			return false, time.Since(lastChange) < idle
 		case <-failed:
-			return false
+			return false, false
 		case <-tick.C:
+			if n := progress(); n != last {
+				last, lastChange = n, time.Now()
+			}
 		}
 	}
-	return true
+	return true, false
 }
 
-// checks judges the history with the built-in checkers and the system's
-// own, then its final state.
-func (r *run) checks(ctx context.Context, ops []history.Op) ([]check.Result, error) {
-	checkers := []check.Checker{
-		check.NewLoss(check.LossOptions{Groups: r.inst.Consumers()}),
-		check.NewPhantom(check.PhantomOptions{}),
-		check.NewOrder(check.OrderOptions{}),
-		// At-least-once delivery may duplicate by design; what a system
-		// promises is no duplicate *effect*.
-		check.NewDuplicateDelivery(check.DuplicateDeliveryOptions{Permitted: true}),
-		check.NewDuplicateEffect(check.DuplicateEffectOptions{}),
-		check.NewDLQAccounting(check.DLQAccountingOptions{}),
+// judgement is how this run's history is judged.
+func (r *run) judgement() Checks {
+	p := profileFor(r.o.Broker)
+	if r.o.Profile != nil {
+		p = *r.o.Profile
 	}
-	if hc, ok := r.sys.(HistoryCheckers); ok {
-		checkers = append(checkers, hc.Checkers()...)
+	order := check.SingleProducer
+	if ob, ok := r.sys.(OrderBy); ok {
+		order = ob.OrderBy()
 	}
-	results := check.Run(ops, checkers...)
+	return Checks{System: r.sys.Name(), Consumers: r.inst.Consumers(), Profile: p, Order: orderName(order),
+		Quiesced: r.quiesced, Busy: r.unsettled > 0}
+}
+
+// checks judges the history file with the built-in checkers and the
+// system's own, streaming it (memory stays flat however long the run), then
+// the system's final state.
+func (r *run) checks(ctx context.Context) ([]check.Result, error) {
+	c := r.judgement()
+	if r.o.Out != "" {
+		if err := c.write(r.o.Out); err != nil {
+			return nil, fmt.Errorf("write checks: %w", err)
+		}
+	}
+	results, err := judgeHistory(filepath.Join(r.dir, history.FileName), r.dir, c, r.sys)
+	if err != nil {
+		return nil, err
+	}
 	if sc, ok := r.inst.(StateChecker); ok {
 		more, err := sc.CheckState(ctx, r.load.Sent, r.quiesced)
 		if err != nil {
@@ -276,10 +312,31 @@ func (r *run) checks(ctx context.Context, ops []history.Op) ([]check.Result, err
 	return results, nil
 }
 
+// judgeHistory judges the history file at path as c says, with sys's own
+// history checkers when it has some (sys may be nil).
+func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error) {
+	checkers, err := c.Checkers()
+	if err != nil {
+		return nil, err
+	}
+	if hc, ok := sys.(HistoryCheckers); ok {
+		checkers = append(checkers, hc.Checkers()...)
+	}
+	f, err := history.OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	defer f.Close()
+	results, err := check.RunStream(f, check.StreamOptions{TempDir: tmp}, checkers...)
+	if err != nil {
+		return nil, fmt.Errorf("check history: %w", err)
+	}
+	return results, nil
+}
+
 // report builds the run's report: counts, latencies, verdicts, thresholds.
 func (r *run) report(ctx context.Context, started time.Time, brokerName string) (*reports.Run, error) {
-	ops := r.rec.Ops()
-	results, err := r.checks(ctx, ops)
+	results, err := r.checks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +347,7 @@ func (r *run) report(ctx context.Context, started time.Time, brokerName string) 
 	res := r.load
 	rep := &reports.Run{
 		Name: name, Command: r.o.Command, StartedAt: started, Duration: time.Since(started), Seed: r.o.Load.Seed,
-		Config: append([]reports.KV{{Key: "broker", Value: brokerName}}, r.o.Config...),
+		Config: append([]reports.KV{{Key: "broker", Value: brokerName}, {Key: "guarantee profile", Value: r.judgement().Profile.Name}}, r.o.Config...),
 		Counts: []reports.Count{
 			{Name: "commands sent", Value: int64(res.Sent)},
 			{Name: "commands acked", Value: int64(res.OK)},
@@ -300,6 +357,11 @@ func (r *run) report(ctx context.Context, started time.Time, brokerName string) 
 		Thresholds: []reports.Threshold{
 			reports.AtMost("send errors", float64(res.Errors), 0, ""),
 			reports.AtLeast("achieved rate", res.Rate, r.o.MinRate*r.o.Load.Rate, "msg/s"),
+			// A run still busy at the quiesce deadline proves neither loss
+			// nor its absence: it fails on this, by name, instead of
+			// reporting a loss. (A run that stopped making progress with
+			// messages unsettled has lost them: the loss checker says so.)
+			reports.AtMost("unsettled at the quiesce deadline", float64(r.unsettled), 0, ""),
 		},
 	}
 	if d, ok := r.sys.(Describer); ok {
@@ -308,7 +370,7 @@ func (r *run) report(ctx context.Context, started time.Time, brokerName string) 
 	if c, ok := r.inst.(Counter); ok {
 		rep.Counts = append(rep.Counts, c.Counts(ctx)...)
 	}
-	rep.Counts = append(rep.Counts, reports.Count{Name: "history ops", Value: int64(len(ops))})
+	rep.Counts = append(rep.Counts, reports.Count{Name: "history ops", Value: int64(r.rec.Len())})
 	rep.Counts = append(rep.Counts, faultCounts(r.o.Fault)...)
 	rep.Latencies = r.latencies()
 	if r.o.MaxP99 > 0 {

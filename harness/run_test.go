@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/harness/clock"
 	"github.com/edkit-dev/edkit/loadgen"
 	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reports"
@@ -21,6 +23,7 @@ import (
 type tally struct {
 	doubleEffect bool // the handler's effect runs twice
 	noDedup      bool // the handler runs a redelivered message again
+	slow         time.Duration
 }
 
 func (s tally) Name() string { return "tally" }
@@ -40,6 +43,7 @@ func (in *tallyInstance) Run(ctx context.Context) error {
 		if _, dup := in.seen.LoadOrStore(m.ID, true); dup && !in.sys.noDedup {
 			return nil
 		}
+		time.Sleep(in.sys.slow)
 		in.env.Effect(ctx, "count")
 		if in.sys.doubleEffect {
 			in.env.Effect(ctx, "count")
@@ -118,6 +122,59 @@ func TestDefaultFaultTestsSomething(t *testing.T) {
 	if valid, found := verdict(rep, "no-duplicate-effect"); !found || valid {
 		t.Fatalf("the default fault did not expose the missing dedup: %+v", rep.Invariants)
 	}
+}
+
+// TestUnsettledIsNotLost: a system still working through its backlog when
+// the quiesce deadline passes has lost nothing; the run fails on the
+// unsettled count, by name. One that stopped making progress with messages
+// unsettled (the drop fault acks them unseen) has lost them.
+func TestUnsettledIsNotLost(t *testing.T) {
+	opts := func(t *testing.T) harness.Options {
+		return harness.Options{
+			Broker:  harness.Broker{Kind: harness.BrokerMemory},
+			Load:    loadgen.Config{Rate: 200, Duration: 500 * time.Millisecond, Workers: 4, Keys: 5, Seed: 1},
+			Quiesce: time.Second, MinRate: 0.5, Out: t.TempDir(), NoFault: true,
+		}
+	}
+	threshold := func(rep *reports.Run) reports.Threshold {
+		for _, th := range rep.Thresholds {
+			if th.Name == "unsettled at the quiesce deadline" {
+				return th
+			}
+		}
+		t.Fatalf("no unsettled threshold in %+v", rep.Thresholds)
+		return reports.Threshold{}
+	}
+	t.Run("busy", func(t *testing.T) {
+		rep, err := harness.Run(t.Context(), tally{slow: 40 * time.Millisecond}, opts(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if valid, _ := verdict(rep, "no-acknowledged-loss"); !valid {
+			t.Fatalf("a busy system was judged lossy: %+v", rep.Invariants)
+		}
+		if th := threshold(rep); th.OK || th.Actual == 0 || rep.OK() {
+			t.Fatalf("the unsettled backlog did not fail the run: %v", th)
+		}
+	})
+	t.Run("stalled", func(t *testing.T) {
+		o := opts(t)
+		fault, err := chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: 1, Drop: 0.2}, clock.Real{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Fault, o.NoFault = fault, false
+		rep, err := harness.Run(t.Context(), tally{}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if valid, _ := verdict(rep, "no-acknowledged-loss"); valid {
+			t.Fatalf("dropped messages were not judged lost: %+v", rep.Invariants)
+		}
+		if th := threshold(rep); !th.OK {
+			t.Fatalf("a stalled system counted as busy: %v", th)
+		}
+	})
 }
 
 // TestRunEnvironmentError: a broker that cannot start is an EnvError

@@ -74,6 +74,14 @@ type HistoryCheckers interface {
 	Checkers() []check.Checker
 }
 
+// OrderBy is implemented by systems where several producers publish to
+// one key, each stamping its own sequence (services appending events of
+// one aggregate): per-key order is then judged per producer, found as the
+// returned source says, instead of raising false alarms.
+type OrderBy interface {
+	OrderBy() check.ProducerSource
+}
+
 // Counter is implemented by systems with counts of their own for the
 // report (orders confirmed, transfers compensated).
 type Counter interface {

@@ -113,7 +113,67 @@ func TestDedupGate(t *testing.T) {
 						t.Fatalf("summary does not name a message:\n%s", out.String())
 					}
 				}
+				checkReproduces(t, dir, want)
 			})
 		}
+	}
+}
+
+// checkReproduces re-judges the run in dir with edload check and wants the
+// run's exit code and the run's verdicts, anomaly for anomaly.
+func checkReproduces(t *testing.T, dir string, code int) {
+	t.Helper()
+	again := t.TempDir()
+	var out, errOut bytes.Buffer
+	if got := execute(context.Background(), []string{"check", dir, "--out", again}, &out, &errOut); got != code {
+		t.Fatalf("edload check exit %d, the run's was %d\n%s%s", got, code, out.String(), errOut.String())
+	}
+	invariants := func(d string) string {
+		b, err := os.ReadFile(filepath.Join(d, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Invariants json.RawMessage `json:"invariants"`
+		}
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		return string(rep.Invariants)
+	}
+	if a, b := invariants(dir), invariants(again); a != b {
+		t.Fatalf("edload check judged differently:\nrun:   %s\ncheck: %s", a, b)
+	}
+}
+
+func TestCheckBadInput(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken")
+	if err := os.MkdirAll(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "checks.json"), []byte("{\n  \"system\": \"shop\",\n  \"consumers\": 7\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no run", []string{"check", filepath.Join(dir, "nope")}, "is it a directory edload run --out wrote?"},
+		{"malformed checks.json", []string{"check", broken}, "checks.json:3:"},
+		{"no argument", []string{"check"}, "check takes one run directory"},
+		{"bad profile", []string{"check", broken, "--profile", "maybe-once"}, `unknown guarantee profile "maybe-once"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := execute(context.Background(), tt.args, &out, &errOut); code != exitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, exitUsage, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("stderr lacks %q:\n%s", tt.want, errOut.String())
+			}
+		})
 	}
 }

@@ -31,6 +31,7 @@ type runFlags struct {
 	workers    int
 	keys       int
 	keyDist    string
+	profile    string
 	warmUp     time.Duration
 	payload    int
 	seed       int64
@@ -63,6 +64,11 @@ func (f *runFlags) validate() error {
 	}
 	if _, err := parseFaults(f.fault); err != nil {
 		errs = append(errs, err)
+	}
+	if f.profile != "" {
+		if _, err := harness.ProfileNamed(f.profile); err != nil {
+			errs = append(errs, fmt.Errorf("--profile: %w", err))
+		}
 	}
 	if _, err := f.messageFault(); err != nil {
 		errs = append(errs, err)
@@ -116,7 +122,9 @@ relay) on the chosen broker, drives operations at a constant open-loop rate
 with the chosen message faults in front of every consumer, waits for the
 system to quiesce, checks the recorded history and the system's final state
 against edkit's invariants and the system's own, and writes report.json,
-junit.xml and history.jsonl to --out.
+junit.xml, checks.json and the history (history.bin.zst) to --out; edload
+check re-judges it later. The history streams to disk as it is recorded and
+is judged as a stream, so memory stays flat however long the run.
 
 Latency is measured from each operation's intended send time, so a stalled
 system cannot hide its stall. End-to-end latency is from that time until the
@@ -178,9 +186,11 @@ system's read model shows the operation.`,
 	fl.BoolVar(&f.dedup, "dedup", true, "inbox deduplication by message ID in the command service")
 	fl.IntVar(&f.partitions, "partitions", 4, "partitions per Kafka topic")
 	fl.DurationVar(&f.quiesce, "quiesce-timeout", 60*time.Second, "how long to wait for in-flight orders to settle after the load")
+	fl.StringVar(&f.profile, "profile", "", "guarantee profile the gates judge by: at-least-once (the brokers' own, the default:\n"+
+		"duplicate deliveries permitted, duplicate effects not) or exactly-once (no duplicate delivery either)")
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "fail the run when end-to-end p99 exceeds this (0: no threshold)")
 	fl.Float64Var(&f.minRate, "min-rate", 0.95, "fail the run when the achieved rate is below this fraction of --rate")
-	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml and history.jsonl")
+	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml, checks.json and the history")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the system's warnings (dead-letters, retries)")
 	if err := addSystemFlags(fl, systems); err != nil {
 		return nil, err
@@ -294,6 +304,10 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	}
 	if f.verbose {
 		o.Logger = slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if f.profile != "" {
+		p, _ := harness.ProfileNamed(f.profile) // validated
+		o.Profile = &p
 	}
 	rep, err := harness.Run(ctx, sys, o)
 	if err != nil {
