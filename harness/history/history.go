@@ -134,6 +134,7 @@ type Recorder struct {
 	n      int
 	sink   *bufio.Writer
 	file   *FileWriter
+	closed bool
 	err    error
 }
 
@@ -175,6 +176,9 @@ func (r *Recorder) Record(op Op) Op {
 	op.Index = int64(r.n)
 	op.Time = now.Sub(r.start)
 	if r.file != nil {
+		if r.closed {
+			return op // after Close: the history is complete
+		}
 		r.n++
 		if r.err == nil {
 			r.err = r.file.Write(op)
@@ -224,6 +228,25 @@ func (r *Recorder) Flush() error {
 	}
 	if r.file != nil && r.err == nil {
 		r.err = r.file.Flush()
+	}
+	return r.err
+}
+
+// Close ends the history: a file-backed recorder closes its file, which
+// can then be read whole, and records nothing more (ops recorded later are
+// not part of the history and not counted). It is idempotent.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return r.err
+	}
+	r.closed = true
+	if r.sink != nil && r.err == nil {
+		r.err = r.sink.Flush()
+	}
+	if r.file != nil {
+		r.err = errors.Join(r.err, r.file.Close())
 	}
 	return r.err
 }
