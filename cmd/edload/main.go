@@ -1,6 +1,7 @@
 // Command edload runs load, consistency gates and chaos against an
 // event-driven system and reports what held and what broke. This binary
-// carries the reference shop; a user's own system gets its own binary
+// carries the reference shop and the echo system (the smallest system, a
+// baseline for edkit's own cost); a user's own system gets its own binary
 // through package cli (see cli.Main).
 //
 // Exit codes: 0 every invariant and threshold held; 1 an invariant or
@@ -12,7 +13,10 @@ import (
 	"os"
 
 	"github.com/edkit-dev/edkit/cmd/edload/cli"
+	"github.com/edkit-dev/edkit/cmd/edload/echosystem"
 	"github.com/edkit-dev/edkit/cmd/edload/shopsystem"
 )
 
-func main() { os.Exit(cli.Main(shopsystem.New(shopsystem.Config{DeclineEvery: 10}))) }
+func main() {
+	os.Exit(cli.Main(shopsystem.New(shopsystem.Config{DeclineEvery: 10}), echosystem.New()))
+}
