@@ -28,7 +28,13 @@ type Config struct {
 	// consumer groups settle, but their latency would describe the start-up,
 	// not the steady state. It must be below Duration; 0 measures everything.
 	WarmUp time.Duration
+	// Count, when above 0, stops the schedule after that many requests,
+	// or at Duration if it comes first (at most MaxCount).
+	Count uint64
 }
+
+// MaxCount bounds Config.Count: a year at MaxRate.
+const MaxCount = uint64(MaxRate) * 365 * 24 * 3600
 
 // Validate returns every problem with c joined by errors.Join, each wrapping
 // one of the ErrBad* sentinels, or nil.
@@ -48,6 +54,9 @@ func (c Config) Validate() error {
 	}
 	if c.PayloadSize < 0 {
 		errs = append(errs, fmt.Errorf("payload size %d: %w", c.PayloadSize, ErrBadPayloadSize))
+	}
+	if c.Count > MaxCount {
+		errs = append(errs, fmt.Errorf("count %d (max %d): %w", c.Count, MaxCount, ErrBadCount))
 	}
 	if c.WarmUp < 0 || (c.Duration > 0 && c.WarmUp >= c.Duration) {
 		errs = append(errs, fmt.Errorf("warm-up %v with duration %v: %w", c.WarmUp, c.Duration, ErrBadWarmUp))

@@ -17,6 +17,8 @@ var (
 	ErrBadPayloadSize = errors.New("loadgen: payload size must not be negative")
 	// ErrBadWarmUp is a warm-up that is negative or leaves nothing to measure.
 	ErrBadWarmUp = errors.New("loadgen: warm-up must be from 0 to less than the duration")
+	// ErrBadCount is a request count above MaxCount.
+	ErrBadCount = errors.New("loadgen: count out of range")
 	// ErrBadSchedule is a rate schedule with no steps or too long to fit a
 	// time.Duration.
 	ErrBadSchedule = errors.New("loadgen: invalid rate schedule")

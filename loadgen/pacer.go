@@ -76,3 +76,32 @@ func (p ConstantPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 func (p ConstantPacer) String() string {
 	return fmt.Sprintf("constant{rate=%g/s}", p.Rate)
 }
+
+// Expected is how many requests a Scheduler schedules before d: what a run
+// of that length should send, the target its achieved rate is held to. For
+// a pacer that is not a Scheduler it is 0.
+func Expected(p Pacer, d time.Duration) uint64 {
+	sched, ok := p.(Scheduler)
+	if !ok || d <= 0 {
+		return 0
+	}
+	// Due is monotonic in the hit number: find the first hit due at or
+	// after d by doubling, then bisecting.
+	hi := uint64(1)
+	for sched.Due(hi-1) < d {
+		if hi > MaxCount {
+			return MaxCount
+		}
+		hi *= 2
+	}
+	lo := hi / 2
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if sched.Due(mid) < d {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}

@@ -226,6 +226,9 @@ func schedule(ctx context.Context, cfg Config, p Pacer, spin time.Duration, star
 	timer.Stop()
 	defer timer.Stop()
 	for hits := uint64(0); ; hits++ {
+		if cfg.Count > 0 && hits >= cfg.Count {
+			return
+		}
 		elapsed := time.Since(start)
 		wait, stop := p.Pace(elapsed, hits)
 		if stop {

@@ -18,7 +18,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"run", "--no-such-flag"}, "unknown flag: --no-such-flag"},
-		{"bad flag value", []string{"run", "--rate", "fast"}, `invalid argument "fast"`},
+		{"bad flag value", []string{"run", "--workers", "many"}, `invalid argument "many"`},
+		{"bad rate", []string{"run", "--rate", "fast"}, `--rate: rate "fast" is not a number`},
+		{"bad ramp", []string{"run", "--rate", "ramp:100/10s"}, `--rate: ramp rates "100" want FROM-TO`},
+		{"bad count", []string{"run", "--count", "-3"}, `invalid argument "-3"`},
 		{"invalid setting", []string{"run", "--rate", "-5", "--broker", "rabbit"}, `--broker "rabbit"`},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"stray argument", []string{"run", "extra"}, "run takes no arguments"},

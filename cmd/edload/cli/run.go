@@ -27,7 +27,8 @@ type runFlags struct {
 	system     string
 	broker     string
 	duration   time.Duration
-	rate       float64
+	rate       string
+	count      uint64
 	workers    int
 	keys       int
 	keyDist    string
@@ -76,8 +77,11 @@ func (f *runFlags) validate() error {
 	if f.duration <= 0 {
 		errs = append(errs, fmt.Errorf("--duration %v: want > 0", f.duration))
 	}
-	if f.rate <= 0 {
-		errs = append(errs, fmt.Errorf("--rate %v: want > 0", f.rate))
+	if _, err := loadgen.ParseRate(f.rate); err != nil {
+		errs = append(errs, fmt.Errorf("--rate: %w", err))
+	}
+	if f.count > loadgen.MaxCount {
+		errs = append(errs, fmt.Errorf("--count %d: want at most %d", f.count, loadgen.MaxCount))
 	}
 	if f.workers < 1 {
 		errs = append(errs, fmt.Errorf("--workers %d: want >= 1", f.workers))
@@ -165,7 +169,9 @@ system's read model shows the operation.`,
 	fl.StringVar(&f.system, "system", def, "the system under test: "+strings.Join(systemNames(systems), ", "))
 	fl.StringVar(&f.broker, "broker", "kafka", "broker: kafka (embedded, real wire protocol) or memory")
 	fl.DurationVar(&f.duration, "duration", 20*time.Second, "how long to send load")
-	fl.Float64Var(&f.rate, "rate", 100, "target place-order commands per second (open loop)")
+	fl.StringVar(&f.rate, "rate", "100", "operations per second, open loop: a number (100), a ramp (ramp:100-1000/30s: rising\n"+
+		"linearly over 30 s, then held) or steps (steps:100/10s,200/10s: held after the last)")
+	fl.Uint64Var(&f.count, "count", 0, "stop after this many operations, or at --duration if it comes first (0: no limit)")
 	fl.IntVar(&f.workers, "workers", 32, "concurrent senders; bounds concurrency, never the schedule")
 	fl.IntVar(&f.keys, "keys", 50, "number of keys (customers, aggregates) operations are spread over")
 	fl.StringVar(&f.keyDist, "key-dist", "uniform", "how operations pick keys: uniform, zipf:SKEW (e.g. zipf:1.2), hot:FRACTION/KEYS\n"+
@@ -189,7 +195,7 @@ system's read model shows the operation.`,
 	fl.StringVar(&f.profile, "profile", "", "guarantee profile the gates judge by: at-least-once (the brokers' own, the default:\n"+
 		"duplicate deliveries permitted, duplicate effects not) or exactly-once (no duplicate delivery either)")
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "fail the run when end-to-end p99 exceeds this (0: no threshold)")
-	fl.Float64Var(&f.minRate, "min-rate", 0.95, "fail the run when the achieved rate is below this fraction of --rate")
+	fl.Float64Var(&f.minRate, "min-rate", 0.95, "fail the run when the achieved rate is below this fraction of the scheduled one")
 	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml, checks.json and the history")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the system's warnings (dead-letters, retries)")
 	if err := addSystemFlags(fl, systems); err != nil {
@@ -270,6 +276,10 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 		return nil, &usageError{err}
 	}
 	sys := f.find()
+	pacer, rate, err := f.schedule()
+	if err != nil {
+		return nil, &usageError{err}
+	}
 	keys, err := f.keyDistribution()
 	if err != nil {
 		return nil, &usageError{err}
@@ -277,13 +287,13 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	o := harness.Options{
 		Command: "edload " + strings.Join(os.Args[1:], " "),
 		Broker:  harness.Broker{Kind: f.broker, Partitions: f.partitions},
-		Load: loadgen.Config{Rate: f.rate, Duration: f.duration, Workers: f.workers, Keys: f.keys,
+		Load: loadgen.Config{Rate: rate, Duration: f.duration, Workers: f.workers, Keys: f.keys, Count: f.count,
 			PayloadSize: f.payload, Seed: f.seed, WarmUp: f.warmUp},
 		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }),
-			loadgen.WithKeyDist(keys)},
+			loadgen.WithKeyDist(keys), loadgen.WithPacer(pacer)},
 		Fault: fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
 		Config: []reports.KV{
-			{Key: "rate", Value: fmt.Sprint(f.rate)}, {Key: "duration", Value: f.duration.String()},
+			{Key: "rate", Value: f.rate}, {Key: "count", Value: fmt.Sprint(f.count)}, {Key: "duration", Value: f.duration.String()},
 			{Key: "workers", Value: fmt.Sprint(f.workers)}, {Key: "keys", Value: fmt.Sprint(f.keys)},
 			{Key: "key-dist", Value: f.keyDist}, {Key: "warm-up", Value: f.warmUp.String()},
 			{Key: "payload", Value: fmt.Sprint(f.payload)}, {Key: "fault", Value: f.fault},
@@ -293,7 +303,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 			{Key: "min-rate", Value: fmt.Sprint(f.minRate)},
 		},
 		OnStart: func(broker string) {
-			fmt.Fprintf(progress, "edload: %s load on %s for %v at %.0f/s (fault=%s dedup=%v seed=%d)\n",
+			fmt.Fprintf(progress, "edload: %s load on %s for %v at %s/s (fault=%s dedup=%v seed=%d)\n",
 				sys.Name(), broker, f.duration, f.rate, f.fault, f.dedup, f.seed)
 		},
 	}
@@ -325,6 +335,28 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	}
 	fmt.Fprintf(stdout, "report: %s\n", f.out)
 	return rep, nil
+}
+
+// schedule is --rate's pacer and the mean rate it schedules over
+// --duration (or --count), which the achieved rate is held to.
+func (f *runFlags) schedule() (loadgen.Pacer, float64, error) {
+	p, err := loadgen.ParseRate(f.rate)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--rate: %w", err)
+	}
+	if c, ok := p.(loadgen.ConstantPacer); ok {
+		return p, c.Rate, nil
+	}
+	d := f.duration
+	n := loadgen.Expected(p, d)
+	if f.count > 0 && f.count < n {
+		sched := p.(loadgen.Scheduler) // every parsed pacer is one
+		n, d = f.count, sched.Due(f.count-1)
+	}
+	if n == 0 || d <= 0 {
+		return nil, 0, fmt.Errorf("--rate %s schedules nothing within --duration %v", f.rate, f.duration)
+	}
+	return p, float64(n) / d.Seconds(), nil
 }
 
 // find is the system --system names, nil when none does.
