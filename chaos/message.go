@@ -132,7 +132,7 @@ type MessageFault struct {
 	clk clock.Clock
 
 	mu      sync.Mutex
-	journal []Injection
+	journal journal
 	counts  map[string]int
 	holds   map[string]*groupHold
 
@@ -151,7 +151,7 @@ type held struct {
 	m     *bus.Message
 	next  bus.Handler
 	at    time.Time
-	entry int           // its journal index, filled in on release
+	entry int           // its journal index, filled in on release if still kept
 	taken chan struct{} // closed when a successor released it
 }
 
@@ -188,13 +188,71 @@ func (f *MessageFault) roll(salt, group, msgID string) float64 {
 	return float64(x>>11) / float64(1<<53)
 }
 
-// note journals in and returns its index.
+// journalHead and journalTail bound the journal: it keeps the first
+// journalHead injections and the latest journalTail, so a long run's
+// memory stays flat. Counts stay exact.
+const (
+	journalHead = 1000
+	journalTail = 1000
+)
+
+// journal keeps the first journalHead injections and, in a ring, the last
+// journalTail; n counts them all, so an injection's index is its number.
+type journal struct {
+	head []Injection
+	tail []Injection // ring: injection i is at tail[(i-journalHead)%journalTail]
+	n    int
+}
+
+func (j *journal) add(in Injection) int {
+	i := j.n
+	j.n++
+	switch {
+	case i < journalHead:
+		j.head = append(j.head, in)
+	case len(j.tail) < journalTail:
+		j.tail = append(j.tail, in)
+	default:
+		j.tail[(i-journalHead)%journalTail] = in
+	}
+	return i
+}
+
+// at returns injection i, or nil when the journal has dropped it.
+func (j *journal) at(i int) *Injection {
+	switch {
+	case i < 0 || i >= j.n:
+		return nil
+	case i < journalHead:
+		return &j.head[i]
+	case i < j.n-journalTail:
+		return nil
+	default:
+		return &j.tail[(i-journalHead)%journalTail]
+	}
+}
+
+// dropped is how many injections between the head and the tail are gone.
+func (j *journal) dropped() int { return max(0, j.n-journalHead-journalTail) }
+
+// entries returns a copy of what is kept, in order.
+func (j *journal) entries() []Injection {
+	out := make([]Injection, 0, len(j.head)+len(j.tail))
+	out = append(out, j.head...)
+	if len(j.tail) < journalTail {
+		return append(out, j.tail...)
+	}
+	split := (j.n - journalHead) % journalTail // the oldest kept
+	out = append(out, j.tail[split:]...)
+	return append(out, j.tail[:split]...)
+}
+
+// note journals in and returns its index, for journal.at.
 func (f *MessageFault) note(in Injection) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.journal = append(f.journal, in)
 	f.counts[in.Kind]++
-	return len(f.journal) - 1
+	return f.journal.add(in)
 }
 
 func (f *MessageFault) chosen(kind string, fraction float64, group, msgID string) bool {
@@ -324,7 +382,10 @@ func (f *MessageFault) release(group string, h *held, after string) {
 	err := f.handle(ctx, group, h.next, h.m)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e := &f.journal[h.entry]
+	e := f.journal.at(h.entry)
+	if e == nil {
+		return // the journal has dropped the entry; only its count remains
+	}
 	e.Delay = f.clk.Now().Sub(h.at)
 	e.After = after
 	if err != nil {
@@ -356,11 +417,23 @@ func (f *MessageFault) Held() int {
 // is held) and before closing what the handlers use.
 func (f *MessageFault) Wait() { f.releases.Wait() }
 
-// Journal returns every injection so far, in order.
+// Journal returns the injections so far, in order: all of them up to 2000,
+// then the first 1000 and the latest 1000, so a long run's memory stays
+// flat (JournalDropped says how many are missing between them; Count stays
+// exact). A reorder's entry gets its Delay, After and Err on release, unless
+// it was dropped while held.
 func (f *MessageFault) Journal() []Injection {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Injection(nil), f.journal...)
+	return f.journal.entries()
+}
+
+// JournalDropped is how many injections Journal no longer returns: those
+// after its first 1000 entries and before its latest 1000.
+func (f *MessageFault) JournalDropped() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.journal.dropped()
 }
 
 // Count is how many faults of a kind were injected.

@@ -47,6 +47,10 @@ type Options struct {
 	// of Load.Rate; MaxP99, when set, when the end-to-end p99 is above it.
 	MinRate float64
 	MaxP99  time.Duration
+	// SLO adds a threshold per objective (ParseSLO: "e2e.p99<50ms"), the
+	// way k6 thresholds do; FindMax searches for the highest rate that
+	// meets it.
+	SLO SLO
 	// Out, when set, is the run directory: the history is streamed there
 	// (history.FileName), and checks.json, report.json and junit.xml are
 	// written at the end; `edload check` re-judges it. Left empty, the
@@ -208,6 +212,9 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 		defer close(done)
 		runErr = r.inst.Run(runCtx)
 	}()
+	// The ledger forgets each message once every group owed it settled it:
+	// it must know the groups before the load, or it keeps every publish.
+	r.env.ledger.SetGroups(r.inst.Consumers())
 	if r.o.OnStart != nil {
 		r.o.OnStart(brokerName)
 	}
@@ -373,6 +380,8 @@ func (r *run) report(ctx context.Context, started time.Time, brokerName string) 
 	rep.Counts = append(rep.Counts, reports.Count{Name: "history ops", Value: int64(r.rec.Len())})
 	rep.Counts = append(rep.Counts, faultCounts(r.o.Fault)...)
 	rep.Latencies = r.latencies()
+	rep.Thresholds = append(rep.Thresholds, r.o.SLO.thresholds(map[string]loadgen.Summary{
+		"send": r.load.Latency, "e2e": r.env.Visible.Summary(), "settled": r.env.Settled.Summary()})...)
 	if r.o.MaxP99 > 0 {
 		p99 := r.env.Visible.Summary().P99
 		rep.Thresholds = append(rep.Thresholds, reports.AtMost("end-to-end p99", float64(p99.Milliseconds()), float64(r.o.MaxP99.Milliseconds()), "ms"))

@@ -22,9 +22,34 @@ func Partitions(n int) Option {
 	}
 }
 
+// DefaultRetention is how many settled messages a partition keeps behind
+// its slowest consumer group unless Retention says otherwise.
+const DefaultRetention = 1024
+
+// Retention sets how many messages each partition keeps after every
+// consumer group known on its topic has settled them (default
+// DefaultRetention), for groups that subscribe later; a negative n keeps
+// the whole log for the Bus's lifetime, as membus did before it trimmed.
+// See Bus for what a late group reads.
+func Retention(n int) Option {
+	return func(b *Bus) { b.retention = n }
+}
+
 // Bus is an in-memory broker. The zero value is not usable; call New.
+//
+// Memory is bounded by what is unsettled, not by how long the Bus runs:
+// once a topic has at least one consumer group, each partition drops the
+// messages that every group ever seen on the topic has settled (acked or
+// dropped), except the last Retention of them. Offsets keep their meaning
+// across the trim. A topic nobody has subscribed to keeps everything, so
+// publishing before the first Subscribe loses nothing; a group that joins
+// a topic later starts at the oldest message still retained, as a Kafka
+// group with auto.offset.reset=earliest starts at what retention left. A
+// group that stops consuming holds its topic's log from its position, as a
+// slow consumer does.
 type Bus struct {
 	partitions int
+	retention  int
 
 	mu     sync.Mutex
 	closed bool
@@ -36,7 +61,7 @@ var _ bus.Bus = (*Bus)(nil)
 
 // New returns an empty broker.
 func New(opts ...Option) *Bus {
-	b := &Bus{partitions: 4, done: make(chan struct{}), topics: make(map[string]*topic)}
+	b := &Bus{partitions: 4, retention: DefaultRetention, done: make(chan struct{}), topics: make(map[string]*topic)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -44,8 +69,40 @@ func New(opts ...Option) *Bus {
 }
 
 type topic struct {
-	parts  [][]*bus.Message
+	parts  []partLog
 	groups map[string]*group
+}
+
+// partLog is one partition's retained messages: the log from offset base
+// on. Offsets are absolute, so trimming the head changes no group's offset.
+type partLog struct {
+	base int // offset of msgs[0]
+	msgs []*bus.Message
+	dead int // slots trimmed off the front of msgs' backing array
+}
+
+// end is the offset the next published message gets.
+func (l *partLog) end() int { return l.base + len(l.msgs) }
+
+// at returns the message at offset off, which must be retained.
+func (l *partLog) at(off int) *bus.Message { return l.msgs[off-l.base] }
+
+// trimTo drops the messages below offset off.
+func (l *partLog) trimTo(off int) {
+	n := min(off-l.base, len(l.msgs))
+	if n <= 0 {
+		return
+	}
+	clear(l.msgs[:n]) // the backing array must not keep them alive
+	l.msgs = l.msgs[n:]
+	l.base += n
+	l.dead += n
+	// Slicing keeps the whole backing array; once its dead head outweighs
+	// what is retained, copy the rest out so the array can be freed.
+	if l.dead >= 256 && l.dead > len(l.msgs) {
+		l.msgs = append([]*bus.Message(nil), l.msgs...)
+		l.dead = 0
+	}
 }
 
 // group is a consumer group's position in one topic.
@@ -65,7 +122,7 @@ type partState struct {
 func (b *Bus) topicLocked(name string) *topic {
 	t, ok := b.topics[name]
 	if !ok {
-		t = &topic{parts: make([][]*bus.Message, b.partitions), groups: make(map[string]*group)}
+		t = &topic{parts: make([]partLog, b.partitions), groups: make(map[string]*group)}
 		b.topics[name] = t
 	}
 	return t
@@ -100,7 +157,7 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 	for _, m := range msgs {
 		t := b.topicLocked(m.Topic)
 		p := b.partitionFor(m.Key)
-		t.parts[p] = append(t.parts[p], m.Clone())
+		t.parts[p].msgs = append(t.parts[p].msgs, m.Clone())
 		touched[t] = true
 	}
 	for t := range touched {
@@ -132,6 +189,9 @@ func (b *Bus) Subscribe(ctx context.Context, topicName, groupName string) (<-cha
 	g, ok := t.groups[groupName]
 	if !ok {
 		g = &group{parts: make([]partState, b.partitions), changed: make(chan struct{})}
+		for p := range g.parts {
+			g.parts[p].offset = t.parts[p].base // what retention kept
+		}
 		t.groups[groupName] = g
 	}
 	mem := &member{b: b, t: t, g: g, out: make(chan bus.Delivery), open: make(map[*delivery]struct{})}
@@ -186,13 +246,13 @@ func (mem *member) claim() (*delivery, <-chan struct{}) {
 	for i := 0; i < n; i++ {
 		p := (g.next + i) % n
 		ps := &g.parts[p]
-		if ps.inflight || ps.offset >= len(t.parts[p]) {
+		if ps.inflight || ps.offset >= t.parts[p].end() {
 			continue
 		}
 		ps.inflight = true
 		ps.gen++
 		g.next = (p + 1) % n
-		d := &delivery{mem: mem, part: p, offset: ps.offset, gen: ps.gen, msg: t.parts[p][ps.offset].Clone()}
+		d := &delivery{mem: mem, part: p, offset: ps.offset, gen: ps.gen, msg: t.parts[p].at(ps.offset).Clone()}
 		mem.open[d] = struct{}{}
 		return d, nil
 	}
@@ -259,9 +319,25 @@ func (d *delivery) settle(advance bool) error {
 	ps.gen++
 	if advance {
 		ps.offset++
+		b.trimLocked(d.mem.t, d.part)
 	}
 	d.mem.g.notifyLocked()
 	return nil
+}
+
+// trimLocked drops what every group of t has settled in partition p,
+// except the last b.retention messages of it.
+func (b *Bus) trimLocked(t *topic, p int) {
+	if b.retention < 0 || len(t.groups) == 0 {
+		return
+	}
+	low := -1
+	for _, g := range t.groups {
+		if off := g.parts[p].offset; low < 0 || off < low {
+			low = off
+		}
+	}
+	t.parts[p].trimTo(low - b.retention)
 }
 
 // Close stops every subscription (their channels close) and rejects later
@@ -290,7 +366,7 @@ func (b *Bus) Lag(topicName string) map[string]int {
 	for name, g := range t.groups {
 		n := 0
 		for p := range g.parts {
-			n += len(t.parts[p]) - g.parts[p].offset
+			n += t.parts[p].end() - g.parts[p].offset
 		}
 		out[name] = n
 	}
