@@ -23,8 +23,9 @@ type StreamOptions struct {
 	TempDir string
 }
 
-// DefaultMaxOps keeps a partition's decoded ops and index near 60 MB.
-const DefaultMaxOps = 200_000
+// DefaultMaxOps keeps a partition's decoded ops and index near 30 MB (an
+// op is 208 bytes before its strings).
+const DefaultMaxOps = 100_000
 
 // fanOut is how many partitions one split pass writes; a partition still
 // larger than MaxOps is split again, so memory stays bounded however long
@@ -52,14 +53,27 @@ func RunStream(s history.Stream, o StreamOptions, checkers ...Checker) ([]Result
 	if o.MaxOps <= 0 {
 		o.MaxOps = DefaultMaxOps
 	}
-	head := make([]history.Op, 0, min(o.MaxOps, 4096))
-	for len(head) <= o.MaxOps && s.Next() {
-		head = append(head, s.Op())
+	// Read the head in fixed chunks: growing one slice by doubling would
+	// hold two copies of it at the moment of each copy.
+	var chunks [][]history.Op
+	n := 0
+	for n <= o.MaxOps && s.Next() {
+		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
+			chunks = append(chunks, make([]history.Op, 0, min(o.MaxOps+1, 8192)))
+		}
+		last := len(chunks) - 1
+		chunks[last] = append(chunks[last], s.Op())
+		n++
 	}
 	if err := s.Err(); err != nil {
 		return nil, err
 	}
-	if len(head) <= o.MaxOps {
+	head := make([]history.Op, 0, n)
+	for i, c := range chunks {
+		head = append(head, c...)
+		chunks[i] = nil
+	}
+	if n <= o.MaxOps {
 		return Run(head, checkers...), nil
 	}
 	dir, err := os.MkdirTemp(o.TempDir, "edkit-check-")
