@@ -141,6 +141,9 @@ func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error)
 	return rep, nil
 }
 
+// achievedRate names the threshold on the load's achieved rate.
+const achievedRate = "achieved rate"
+
 // DefaultFault is the message fault a run injects unless told otherwise:
 // 2 % of deliveries duplicated and 2 % delayed by up to 20 ms, replayable
 // from seed.
@@ -363,7 +366,7 @@ func (r *run) report(ctx context.Context, started time.Time, brokerName string) 
 		Invariants: results,
 		Thresholds: []reports.Threshold{
 			reports.AtMost("send errors", float64(res.Errors), 0, ""),
-			reports.AtLeast("achieved rate", res.Rate, r.o.MinRate*r.o.Load.Rate, "msg/s"),
+			reports.AtLeast(achievedRate, res.Rate, r.o.MinRate*r.o.Load.Rate, "msg/s"),
 			// A run still busy at the quiesce deadline proves neither loss
 			// nor its absence: it fails on this, by name, instead of
 			// reporting a loss. (A run that stopped making progress with

@@ -142,3 +142,19 @@ func BenchmarkOrderPerProducer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRunStream judges the same history as BenchmarkCheckers through
+// RunStream: split on disk into partitions of DefaultMaxOps (by message and
+// by key), judged one at a time, merged — the price of flat memory.
+func BenchmarkRunStream(b *testing.B) {
+	ops := benchHistory(1 << 20)
+	dir := b.TempDir()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := RunStream(history.NewSlice(ops), StreamOptions{TempDir: dir}, allCheckers()...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(ops))*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}

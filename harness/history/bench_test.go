@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"io"
+	"path/filepath"
 	"testing"
 
 	"github.com/edkit-dev/edkit/harness/clock"
@@ -30,6 +31,19 @@ func BenchmarkRecord(b *testing.B) {
 		}
 		if r.Len() != b.N {
 			b.Fatal("lost ops")
+		}
+	})
+	b.Run("recorder+file", func(b *testing.B) {
+		w, err := history.CreateFile(filepath.Join(b.TempDir(), history.FileName))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := history.NewRecorder(clock.Real{}, history.WithFile(w))
+		for range b.N {
+			r.Record(op)
+		}
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
 		}
 	})
 	b.Run("recorder+jsonl-sink", func(b *testing.B) {

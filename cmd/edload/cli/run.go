@@ -29,6 +29,10 @@ type runFlags struct {
 	duration   time.Duration
 	rate       string
 	count      uint64
+	slo        string
+	findMax    bool
+	maxRate    float64
+	probes     int
 	workers    int
 	keys       int
 	keyDist    string
@@ -79,6 +83,22 @@ func (f *runFlags) validate() error {
 	}
 	if _, err := loadgen.ParseRate(f.rate); err != nil {
 		errs = append(errs, fmt.Errorf("--rate: %w", err))
+	}
+	if f.slo != "" {
+		if _, err := harness.ParseSLO(f.slo); err != nil {
+			errs = append(errs, fmt.Errorf("--slo: %w", err))
+		}
+	}
+	if f.findMax {
+		if _, ok := f.constantRate(); !ok {
+			errs = append(errs, fmt.Errorf("--find-max: --rate %q must be a constant starting rate", f.rate))
+		}
+		if f.probes < 1 || f.probes > 100 {
+			errs = append(errs, fmt.Errorf("--probes %d: want 1 to 100", f.probes))
+		}
+		if f.maxRate < 0 || f.maxRate > loadgen.MaxRate {
+			errs = append(errs, fmt.Errorf("--max-rate %v: want 0 (no limit) to %d", f.maxRate, loadgen.MaxRate))
+		}
 	}
 	if f.count > loadgen.MaxCount {
 		errs = append(errs, fmt.Errorf("--count %d: want at most %d", f.count, loadgen.MaxCount))
@@ -171,6 +191,12 @@ system's read model shows the operation.`,
 	fl.DurationVar(&f.duration, "duration", 20*time.Second, "how long to send load")
 	fl.StringVar(&f.rate, "rate", "100", "operations per second, open loop: a number (100), a ramp (ramp:100-1000/30s: rising\n"+
 		"linearly over 30 s, then held) or steps (steps:100/10s,200/10s: held after the last)")
+	fl.StringVar(&f.slo, "slo", "", "latency objectives, each a threshold: LATENCY.STAT<LIMIT, comma-separated, LATENCY send, e2e or\n"+
+		"settled, STAT p50, p90, p99, p999, mean or max (e2e.p99<50ms,send.p99<10ms)")
+	fl.BoolVar(&f.findMax, "find-max", false, "capacity search: probe runs of --duration from --rate up, doubling while every invariant and\n"+
+		"threshold (--slo, --min-rate) holds, then bisecting; reports the highest rate that held, each probe in --out/probe-N")
+	fl.Float64Var(&f.maxRate, "max-rate", 0, "--find-max: the highest rate to probe (0: no limit)")
+	fl.IntVar(&f.probes, "probes", 10, "--find-max: the most probes to run")
 	fl.Uint64Var(&f.count, "count", 0, "stop after this many operations, or at --duration if it comes first (0: no limit)")
 	fl.IntVar(&f.workers, "workers", 32, "concurrent senders; bounds concurrency, never the schedule")
 	fl.IntVar(&f.keys, "keys", 50, "number of keys (customers, aggregates) operations are spread over")
@@ -319,6 +345,13 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 		p, _ := harness.ProfileNamed(f.profile) // validated
 		o.Profile = &p
 	}
+	o.SLO, _ = harness.ParseSLO(f.slo) // validated; "" is no SLO
+	if f.slo == "" {
+		o.SLO = nil
+	}
+	if f.findMax {
+		return findMax(ctx, f, sys, o, stdout, progress)
+	}
 	rep, err := harness.Run(ctx, sys, o)
 	if err != nil {
 		var envErr *harness.EnvError
@@ -335,6 +368,59 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	}
 	fmt.Fprintf(stdout, "report: %s\n", f.out)
 	return rep, nil
+}
+
+// findMax is `edload run --find-max`: probes reported as they end, then
+// the best probe's summary and the capacity. The run directory gets the
+// best probe's report; each probe's is in probe-N.
+func findMax(ctx context.Context, f *runFlags, sys harness.System, o harness.Options, stdout, progress io.Writer) (*reports.Run, error) {
+	o.LoadOptions = nil // one progress line per probe instead of a bar per probe
+	o.LoadOptions = append(o.LoadOptions, loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }))
+	keys, _ := f.keyDistribution() // validated
+	o.LoadOptions = append(o.LoadOptions, loadgen.WithKeyDist(keys))
+	o.OnStart = nil
+	c, err := harness.FindMax(ctx, sys, o, harness.SearchOptions{Max: f.maxRate, MaxProbes: f.probes,
+		OnProbe: func(p harness.Probe) {
+			verdict := "PASS"
+			if !p.OK {
+				verdict = "FAIL " + strings.Join(p.Failed, "; ")
+			}
+			fmt.Fprintf(progress, "edload: probe %d at %.4g/s: achieved %.4g/s: %s\n", p.N, p.Rate, p.Achieved, verdict)
+		}})
+	if err != nil {
+		var envErr *harness.EnvError
+		if errors.As(err, &envErr) {
+			return nil, &envError{envErr.Err}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	if c.Best == nil {
+		fmt.Fprintf(stdout, "capacity: no probe held every invariant and threshold (%d probes, from %s/s down); see %s/probe-*\n",
+			len(c.Probes), f.rate, f.out)
+		return &reports.Run{Thresholds: []reports.Threshold{reports.AtLeast("capacity", 0, 1, "msg/s")}}, nil
+	}
+	if err := reports.WriteSummary(stdout, c.Best); err != nil {
+		return nil, err
+	}
+	if err := reports.WriteDir(f.out, c.Best); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "capacity: %.4g/s, the highest rate that held every invariant and threshold (%d probes; each in %s/probe-N)\n",
+		c.Rate, len(c.Probes), f.out)
+	return c.Best, nil
+}
+
+// constantRate is --rate when it is a plain number.
+func (f *runFlags) constantRate() (float64, bool) {
+	p, err := loadgen.ParseRate(f.rate)
+	if err != nil {
+		return 0, false
+	}
+	c, ok := p.(loadgen.ConstantPacer)
+	return c.Rate, ok
 }
 
 // schedule is --rate's pacer and the mean rate it schedules over
