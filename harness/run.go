@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -110,6 +111,7 @@ func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error)
 		}
 	}
 	env := newEnv(b, rec, o)
+	_, env.observed = sys.(DeadLetterTopics)
 	inst, err := sys.Start(ctx, env)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", sys.Name(), err)
@@ -121,7 +123,7 @@ func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error)
 			}
 		}()
 	}
-	r := &run{sys: sys, inst: inst, env: env, o: o, rec: rec, dir: dir}
+	r := &run{sys: sys, inst: inst, env: env, o: o, rec: rec, dir: dir, bus: b}
 	if err := r.drive(ctx, brokerName); err != nil {
 		return nil, err
 	}
@@ -197,6 +199,7 @@ type run struct {
 	env      *Env
 	o        Options
 	rec      *history.Recorder
+	bus      bus.Bus // the broker, unrecorded: edkit's own observers
 	dir      string
 	load     *loadgen.Result
 	quiesced bool
@@ -211,13 +214,14 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 	defer cancel()
 	var runErr error
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runErr = r.inst.Run(runCtx)
-	}()
 	// The ledger forgets each message once every group owed it settled it:
 	// it must know the groups before the load, or it keeps every publish.
-	r.env.ledger.SetGroups(r.inst.Consumers())
+	consumers := r.quiesceGroups()
+	r.env.ledger.SetGroups(consumers)
+	go func() {
+		defer close(done)
+		runErr = r.runAll(runCtx)
+	}()
 	if r.o.OnStart != nil {
 		r.o.OnStart(brokerName)
 	}
@@ -234,7 +238,6 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 		return err
 	}
 	r.load = res
-	consumers := r.inst.Consumers()
 	var busy bool
 	r.quiesced, busy = waitQuiet(ctx, r.o.Quiesce, done, func() bool {
 		return r.env.Settled.Pending() == 0 && r.env.ledger.Outstanding(consumers) == 0
@@ -253,6 +256,53 @@ func (r *run) drive(ctx context.Context, brokerName string) error {
 		return fmt.Errorf("%s stopped: %w", r.sys.Name(), runErr)
 	}
 	return nil
+}
+
+// quiesceGroups are the groups the run waits for: the system's, and
+// edkit's observer on each dead-letter topic, so that every copy that
+// reached a DLQ is seen before the run judges.
+func (r *run) quiesceGroups() map[string][]string {
+	groups := maps.Clone(r.inst.Consumers())
+	if groups == nil {
+		groups = map[string][]string{}
+	}
+	if d, ok := r.sys.(DeadLetterTopics); ok {
+		for _, t := range d.DeadLetterTopics() {
+			groups[t] = append(groups[t], dlqObserver)
+		}
+	}
+	return groups
+}
+
+// runAll runs the system and edkit's dead-letter observers until ctx ends;
+// the first to fail ends the rest.
+func (r *run) runAll(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var topics []string
+	if d, ok := r.sys.(DeadLetterTopics); ok {
+		topics = d.DeadLetterTopics()
+	}
+	errs := make(chan error, len(topics)+1)
+	go func() { errs <- r.inst.Run(ctx) }()
+	obs := newResubscribing(r.bus, r.rec)
+	for _, t := range topics {
+		go func() {
+			if err := observeDLQ(ctx, obs, r.rec, r.env.ledger, t); err != nil {
+				errs <- fmt.Errorf("observing dead-letter topic %s: %w", t, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range len(topics) + 1 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
 }
 
 // waitQuiet polls settled until it holds, the timeout passes, or the

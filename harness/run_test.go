@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
 	"github.com/edkit-dev/edkit/loadgen"
 	"github.com/edkit-dev/edkit/reference/bus"
@@ -24,7 +26,12 @@ type tally struct {
 	doubleEffect bool // the handler's effect runs twice
 	noDedup      bool // the handler runs a redelivered message again
 	slow         time.Duration
+	dlqEvery     int  // every Nth message fails and is dead-lettered
+	lieAboutDLQ  bool // ...or the handler only says it dead-lettered it
 }
+
+// DeadLetterTopics makes the run observe the tally's DLQ.
+func (s tally) DeadLetterTopics() []string { return []string{"in.dlq"} }
 
 func (s tally) Name() string { return "tally" }
 
@@ -39,7 +46,18 @@ type tallyInstance struct {
 }
 
 func (in *tallyInstance) Run(ctx context.Context) error {
-	err := bus.Consume(ctx, in.env.Bus, "in", "worker", in.env.Consumer("worker", func(ctx context.Context, m *bus.Message) error {
+	dlq := bus.DeadLetter(in.env.Bus, "in.dlq", "worker", bus.OnDeadLetter(func(ctx context.Context, m *bus.Message, reason string, attempts int) {
+		in.env.DeadLetter(ctx, "worker", m, reason, attempts)
+	}))
+	err := bus.Consume(ctx, in.env.Bus, "in", "worker", in.env.Consumer("worker", dlq(func(ctx context.Context, m *bus.Message) error {
+		if n := in.sys.dlqEvery; n > 0 && seqOf(m.ID)%n == 0 {
+			in.env.Settled.Done(m.ID, time.Now())
+			if in.sys.lieAboutDLQ {
+				in.env.DeadLetter(ctx, "worker", m, "poison", 1) // says so, publishes nothing
+				return nil
+			}
+			return errors.New("poison")
+		}
 		if _, dup := in.seen.LoadOrStore(m.ID, true); dup && !in.sys.noDedup {
 			return nil
 		}
@@ -50,11 +68,17 @@ func (in *tallyInstance) Run(ctx context.Context) error {
 		}
 		in.env.Settled.Done(m.ID, time.Now())
 		return nil
-	}))
+	})))
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+func seqOf(id string) int {
+	var n int
+	_, _ = fmt.Sscanf(id, "t-%d", &n)
+	return n
 }
 
 func (in *tallyInstance) Send(ctx context.Context, op harness.Op) error {
@@ -175,6 +199,32 @@ func TestUnsettledIsNotLost(t *testing.T) {
 			t.Fatalf("a stalled system counted as busy: %v", th)
 		}
 	})
+}
+
+// TestDeadLettersJudgedFromObservation: dead letters count from what
+// edkit finds on the dead-letter topic; a handler that only says it
+// dead-lettered a message breaks DLQ accounting.
+func TestDeadLettersJudgedFromObservation(t *testing.T) {
+	honest := runTally(t, tally{dlqEvery: 10}, true)
+	r := result(t, honest, "dlq-accounting")
+	if !r.Valid || !strings.Contains(r.Note, "+ 10 dead-lettered") {
+		t.Fatalf("honest dead letters: %+v", r)
+	}
+	liar := runTally(t, tally{dlqEvery: 10, lieAboutDLQ: true}, true)
+	if r := result(t, liar, "dlq-accounting"); r.Valid || r.Found != 10 {
+		t.Fatalf("dead letters that never reached the DLQ were accepted: %+v", r)
+	}
+}
+
+func result(t *testing.T, rep *reports.Run, invariant string) check.Result {
+	t.Helper()
+	for _, r := range rep.Invariants {
+		if r.Invariant == invariant {
+			return r
+		}
+	}
+	t.Fatalf("no %s verdict in %+v", invariant, rep.Invariants)
+	return check.Result{}
 }
 
 // TestRunEnvironmentError: a broker that cannot start is an EnvError

@@ -123,6 +123,9 @@ type Env struct {
 	rec    *history.Recorder
 	ledger *record.Ledger
 	wrap   func(group string, h bus.Handler) bus.Handler
+	// observed is set when the run observes the system's dead-letter
+	// topics: DeadLetter then records nothing of its own.
+	observed bool
 }
 
 // Consumer wraps the handler of one consumer group: its deliveries, acks
@@ -134,9 +137,15 @@ func (e *Env) Consumer(group string, h bus.Handler) bus.Handler { return e.wrap(
 // handler's): the duplicate-effect checker counts them per message.
 func (e *Env) Effect(ctx context.Context, name string) { record.Effect(ctx, e.rec, name) }
 
-// DeadLetter records that group dead-lettered m. The DLQ checker also
-// judges what reached the dead-letter topic.
+// DeadLetter records that group dead-lettered m (call it from
+// bus.OnDeadLetter). For a system that names its dead-letter topics
+// (DeadLetterTopics) the run records what reaches them instead, and this
+// only tells the recorder the delivery was not acked as processed.
 func (e *Env) DeadLetter(ctx context.Context, group string, m *bus.Message, reason string, attempts int) {
+	if e.observed {
+		record.MarkDeadLettered(ctx)
+		return
+	}
 	record.DeadLetter(ctx, e.rec, group, m, reason, attempts)
 }
 

@@ -115,6 +115,10 @@ func (l *Ledger) takeEarly(k msgKey) []string {
 	return settled
 }
 
+// Settle records that group settled message id of topic, for consumers
+// that are not wrapped by Consumer (an observer of a dead-letter topic).
+func (l *Ledger) Settle(topic, group, id string) { l.settledBy(topic, group, id) }
+
 func (l *Ledger) settledBy(topic, group, id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -136,6 +136,16 @@ func DeadLetter(ctx context.Context, rec *history.Recorder, group string, m *bus
 		Key: m.Key, MsgID: m.ID, Seq: seq, Attempt: attempts, Value: reason})
 }
 
+// MarkDeadLettered tells the consumer wrapper handling ctx's delivery that
+// the handler dead-lettered it, without recording a dead-letter op: for
+// runs that record dead letters from what reaches the dead-letter topic
+// instead of from the system's word (the consumer then records no ack).
+func MarkDeadLettered(ctx context.Context) {
+	if c, ok := ctx.Value(consumerKey{}).(*consumerCall); ok {
+		c.deadLettered = true
+	}
+}
+
 // Effect records a side effect named name, attributed to the message being
 // handled in ctx (bus.MessageFrom) and its consumer group. An effect outside
 // any handler is still recorded, with an Error saying so: skipping it would

@@ -22,6 +22,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"bad rate", []string{"run", "--rate", "fast"}, `--rate: rate "fast" is not a number`},
 		{"bad ramp", []string{"run", "--rate", "ramp:100/10s"}, `--rate: ramp rates "100" want FROM-TO`},
 		{"bad count", []string{"run", "--count", "-3"}, `invalid argument "-3"`},
+		{"bad slo", []string{"run", "--slo", "e2e.p98<5ms"}, `--slo: objective "e2e.p98<5ms": statistic "p98"`},
+		{"find-max on a ramp", []string{"run", "--find-max", "--rate", "ramp:1-2/1s"}, "--find-max: --rate"},
+		{"too many probes", []string{"run", "--find-max", "--probes", "1000"}, "--probes 1000"},
 		{"invalid setting", []string{"run", "--rate", "-5", "--broker", "rabbit"}, `--broker "rabbit"`},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"stray argument", []string{"run", "extra"}, "run takes no arguments"},
@@ -176,6 +179,35 @@ func TestCheckBadInput(t *testing.T) {
 			}
 			if !strings.Contains(errOut.String(), tt.want) {
 				t.Fatalf("stderr lacks %q:\n%s", tt.want, errOut.String())
+			}
+		})
+	}
+}
+
+// TestFindMaxCommand: a capacity search on the echo system reports each
+// probe and a capacity; an SLO no rate can meet finds none and exits 1.
+func TestFindMaxCommand(t *testing.T) {
+	for _, tc := range []struct {
+		slo  string
+		code int
+		want string
+	}{
+		{"e2e.p99<2s", exitOK, "capacity: "},
+		{"e2e.p99<1ns", exitBroken, "capacity: no probe held"},
+	} {
+		t.Run(tc.slo, func(t *testing.T) {
+			dir := t.TempDir()
+			var out, errOut bytes.Buffer
+			args := []string{"run", "--system", "echo", "--broker", "memory", "--find-max", "--rate", "200", "--probes", "2",
+				"--duration", "500ms", "--slo", tc.slo, "--min-rate", "0.5", "--quiesce-timeout", "5s", "--out", dir}
+			if code := execute(context.Background(), args, &out, &errOut); code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out.String(), errOut.String())
+			}
+			if !strings.Contains(out.String(), tc.want) || strings.Count(errOut.String(), "edload: probe ") != 2 {
+				t.Fatalf("want %q and two probe lines:\n%s%s", tc.want, out.String(), errOut.String())
+			}
+			if _, err := os.Stat(filepath.Join(dir, "probe-2", "history.bin.zst")); err != nil {
+				t.Fatalf("probe 2 left no history: %v", err)
 			}
 		})
 	}

@@ -73,6 +73,10 @@ func (s *System) Topics() []string {
 	return []string{shop.TopicCommands, shop.TopicEvents, shop.TopicDLQ}
 }
 
+// DeadLetterTopics is the shop's DLQ: the run judges dead letters from
+// what reaches it, not from the shop's word.
+func (s *System) DeadLetterTopics() []string { return []string{shop.TopicDLQ} }
+
 // Start wires the shop on env's broker, every handler through
 // env.Consumer and every downstream call recorded as an effect.
 func (s *System) Start(_ context.Context, env *harness.Env) (harness.Instance, error) {
