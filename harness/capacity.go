@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/loadgen"
+	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reports"
 )
 
@@ -172,4 +173,54 @@ func probe(ctx context.Context, sys System, o Options, n int, rate float64) (Pro
 		}
 	}
 	return p, nil
+}
+
+// PublishCeiling measures the bare publish rate of broker: workers
+// publishing as fast as the bus acknowledges for d, closed loop, nothing
+// recorded, nothing consumed — the ceiling a capacity search is read
+// against, measured on a fresh broker of the same kind in the same run.
+func PublishCeiling(ctx context.Context, broker Broker, workers, payload int, d time.Duration) (float64, error) {
+	const topic = "edkit-ceiling"
+	b, _, stop, err := broker.start(ctx, []string{topic})
+	if err != nil {
+		return 0, &EnvError{err}
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	body := make([]byte, payload)
+	counts := make([]uint64, max(workers, 1))
+	errs := make(chan error, len(counts))
+	start := time.Now()
+	for w := range counts {
+		go func() {
+			for i := 0; ; i++ {
+				m := &bus.Message{ID: fmt.Sprintf("c-%d-%d", w, i), Topic: topic, Key: fmt.Sprint("k-", i%64), Payload: body}
+				if err := b.Publish(ctx, m); err != nil {
+					if ctx.Err() != nil {
+						errs <- nil
+					} else {
+						errs <- err
+					}
+					return
+				}
+				counts[w]++
+			}
+		}()
+	}
+	var first error
+	for range counts {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	elapsed := time.Since(start)
+	if first != nil {
+		return 0, fmt.Errorf("publish ceiling: %w", first)
+	}
+	var n uint64
+	for _, c := range counts {
+		n += c
+	}
+	return float64(n) / elapsed.Seconds(), nil
 }

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/edkit-dev/edkit/chaos"
@@ -372,6 +374,27 @@ func (r *run) checks(ctx context.Context) ([]check.Result, error) {
 	return results, nil
 }
 
+// judgingHeadroom is the memory the checks may use above what the process
+// already holds when they start.
+const judgingHeadroom = 128 << 20
+
+// boundJudging sets Go's soft memory limit to the heap in use plus
+// judgingHeadroom while the history is judged, so that the garbage the
+// partition passes leave behind is collected before it doubles the heap
+// (GOGC alone lets the heap reach twice the live data); the returned
+// function restores the previous limit.
+func boundJudging() func() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := int64(ms.HeapInuse+ms.StackInuse+ms.GCSys+ms.OtherSys) + judgingHeadroom
+	prev := debug.SetMemoryLimit(-1)
+	if prev < limit {
+		return func() {}
+	}
+	debug.SetMemoryLimit(limit)
+	return func() { debug.SetMemoryLimit(prev) }
+}
+
 // judgeHistory judges the history file at path as c says, with sys's own
 // history checkers when it has some (sys may be nil).
 func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error) {
@@ -387,6 +410,7 @@ func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 	defer f.Close()
+	defer boundJudging()()
 	results, err := check.RunStream(f, check.StreamOptions{TempDir: tmp}, checkers...)
 	if err != nil {
 		return nil, fmt.Errorf("check history: %w", err)

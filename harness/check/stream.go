@@ -296,6 +296,9 @@ func (p *partitions) bucket(op *history.Op) int {
 }
 
 func (p *partitions) write(op *history.Op) error {
+	if p.route == byKey && op.F != history.Publish && op.F != history.Deliver && op.F != history.Ack {
+		return nil // per-key order reads publishes, deliveries and acks only
+	}
 	b := p.bucket(op)
 	p.buf = history.AppendBinary(p.buf[:0], *op)
 	p.counts[b]++

@@ -33,6 +33,7 @@ type runFlags struct {
 	findMax    bool
 	maxRate    float64
 	probes     int
+	baseline   bool
 	workers    int
 	keys       int
 	keyDist    string
@@ -197,6 +198,8 @@ system's read model shows the operation.`,
 		"threshold (--slo, --min-rate) holds, then bisecting; reports the highest rate that held, each probe in --out/probe-N")
 	fl.Float64Var(&f.maxRate, "max-rate", 0, "--find-max: the highest rate to probe (0: no limit)")
 	fl.IntVar(&f.probes, "probes", 10, "--find-max: the most probes to run")
+	fl.BoolVar(&f.baseline, "baseline", false, "--find-max: first measure the broker's bare publish ceiling (--workers publishing as fast as\n"+
+		"acknowledged for --duration, nothing recorded) and give the capacity as a fraction of it")
 	fl.Uint64Var(&f.count, "count", 0, "stop after this many operations, or at --duration if it comes first (0: no limit)")
 	fl.IntVar(&f.workers, "workers", 32, "concurrent senders; bounds concurrency, never the schedule")
 	fl.IntVar(&f.keys, "keys", 50, "number of keys (customers, aggregates) operations are spread over")
@@ -379,6 +382,14 @@ func findMax(ctx context.Context, f *runFlags, sys harness.System, o harness.Opt
 	keys, _ := f.keyDistribution() // validated
 	o.LoadOptions = append(o.LoadOptions, loadgen.WithKeyDist(keys))
 	o.OnStart = nil
+	ceiling := 0.0
+	if f.baseline {
+		var err error
+		if ceiling, err = harness.PublishCeiling(ctx, o.Broker, f.workers, f.payload, f.duration); err != nil {
+			return nil, runError(ctx, err)
+		}
+		fmt.Fprintf(progress, "edload: bare publish ceiling on %s: %.4g/s (%d workers, closed loop, %v)\n", f.broker, ceiling, f.workers, f.duration)
+	}
 	c, err := harness.FindMax(ctx, sys, o, harness.SearchOptions{Max: f.maxRate, MaxProbes: f.probes,
 		OnProbe: func(p harness.Probe) {
 			verdict := "PASS"
@@ -388,14 +399,7 @@ func findMax(ctx context.Context, f *runFlags, sys harness.System, o harness.Opt
 			fmt.Fprintf(progress, "edload: probe %d at %.4g/s: achieved %.4g/s: %s\n", p.N, p.Rate, p.Achieved, verdict)
 		}})
 	if err != nil {
-		var envErr *harness.EnvError
-		if errors.As(err, &envErr) {
-			return nil, &envError{envErr.Err}
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+		return nil, runError(ctx, err)
 	}
 	if c.Best == nil {
 		fmt.Fprintf(stdout, "capacity: no probe held every invariant and threshold (%d probes, from %s/s down); see %s/probe-*\n",
@@ -410,7 +414,23 @@ func findMax(ctx context.Context, f *runFlags, sys harness.System, o harness.Opt
 	}
 	fmt.Fprintf(stdout, "capacity: %.4g/s, the highest rate that held every invariant and threshold (%d probes; each in %s/probe-N)\n",
 		c.Rate, len(c.Probes), f.out)
+	if ceiling > 0 {
+		fmt.Fprintf(stdout, "capacity / bare publish ceiling: %.4g/s / %.4g/s = %.2f\n", c.Rate, ceiling, c.Rate/ceiling)
+	}
 	return c.Best, nil
+}
+
+// runError maps a run's error to the CLI's: an environment that could not
+// start is exit 3, an interrupted run is the context's error.
+func runError(ctx context.Context, err error) error {
+	var envErr *harness.EnvError
+	if errors.As(err, &envErr) {
+		return &envError{envErr.Err}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // constantRate is --rate when it is a plain number.
