@@ -56,3 +56,16 @@ func TestFindMaxBadOptions(t *testing.T) {
 		t.Fatal("a start rate above the max rate was accepted")
 	}
 }
+
+func TestPublishCeiling(t *testing.T) {
+	rate, err := harness.PublishCeiling(t.Context(), harness.Broker{Kind: harness.BrokerMemory}, 4, 16, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate < 1000 {
+		t.Fatalf("membus publish ceiling %.0f/s: want well above 1000/s", rate)
+	}
+	if _, err := harness.PublishCeiling(t.Context(), harness.Broker{Kind: "pigeon"}, 1, 1, time.Millisecond); err == nil {
+		t.Fatal("an unknown broker measured a ceiling")
+	}
+}
