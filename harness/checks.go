@@ -2,13 +2,13 @@ package harness
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/edkit-dev/edkit/harness/check"
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // Profile is a guarantee profile: what a broker (and the run's options)
@@ -133,7 +133,7 @@ func parseChecks(path string, b []byte) (Checks, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Checks{}, fmt.Errorf("%s: %w", jsonPos(path, b, err), err)
+		return Checks{}, fmt.Errorf("%s: %w", reports.JSONPosition(path, b, err), err)
 	}
 	if _, err := c.Checkers(); err != nil {
 		return Checks{}, fmt.Errorf("%s: %w", path, err)
@@ -144,29 +144,4 @@ func parseChecks(path string, b []byte) (Checks, error) {
 		}
 	}
 	return c, nil
-}
-
-// jsonPos renders path:line:column for a JSON decoding error.
-func jsonPos(path string, b []byte, err error) string {
-	off := int64(-1)
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset - 1 // the offending byte, which the decoder has read
-	case errors.As(err, &te):
-		off = te.Offset
-	}
-	if off < 0 || off > int64(len(b)) {
-		return path
-	}
-	line, col := 1, 1
-	for _, c := range b[:off] {
-		if c == '\n' {
-			line, col = line+1, 1
-			continue
-		}
-		col++
-	}
-	return fmt.Sprintf("%s:%d:%d", path, line, col)
 }

@@ -68,6 +68,10 @@ func orNaN(v *float64) float64 {
 	return *v
 }
 
+// JSONPosition renders name:line:column for an error from decoding the
+// JSON document b, or name alone when the error carries no offset.
+func JSONPosition(name string, b []byte, err error) string { return position(name, b, err) }
+
 // position renders name:line:column for a JSON decoding error.
 func position(name string, b []byte, err error) string {
 	off := int64(-1)
