@@ -307,11 +307,19 @@ func TestKeyDistReplayable(t *testing.T) {
 
 func TestKeyDistMemoryIsConstant(t *testing.T) {
 	for _, s := range []KeySpec{{}, {Dist: KeysZipf, Skew: 1.2}, {Dist: KeysHot, HotFraction: 0.9, HotKeys: MaxKeys}, {Dist: KeysSeq, SeqLen: 4}} {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		d := mustKeyDist(t, s, MaxKeys, 1)
-		runtime.ReadMemStats(&after)
-		if grew := after.TotalAlloc - before.TotalAlloc; grew > 4096 {
+		// TotalAlloc counts every goroutine's allocations (the runtime's,
+		// parallel tests'), which only ever add: the least of a few tries
+		// is the constructor's own.
+		var d KeyDist
+		grew := ^uint64(0)
+		for range 5 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			d = mustKeyDist(t, s, MaxKeys, 1)
+			runtime.ReadMemStats(&after)
+			grew = min(grew, after.TotalAlloc-before.TotalAlloc)
+		}
+		if grew > 4096 {
 			t.Errorf("%s over %d keys allocated %d bytes, want O(1)", s, MaxKeys, grew)
 		}
 		if allocs := testing.AllocsPerRun(100, func() { d.Key(12345) }); allocs != 0 {
