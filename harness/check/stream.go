@@ -171,7 +171,7 @@ func (sp *splitter) judge(p *partitions, checkers []Checker, idx []int, results 
 		return err
 	}
 	parts := make([][]part, len(idx))
-	err := sp.each(p, func(ops []history.Op) {
+	err := sp.each(p, sp.scanner(p, checkers, idx, parts), func(ops []history.Op) {
 		if p.route == whole {
 			for j, i := range idx {
 				parts[j] = append(parts[j], part{Result: checkers[i].Check(ops)})
@@ -192,19 +192,53 @@ func (sp *splitter) judge(p *partitions, checkers []Checker, idx []int, results 
 	return nil
 }
 
+// scanner returns, for a family that can judge a partition without
+// holding it (per-key order on one hot key), the function that does so,
+// appending to parts; nil otherwise.
+func (sp *splitter) scanner(p *partitions, checkers []Checker, idx []int, parts [][]part) func(open func() (*history.FileReader, error)) error {
+	if p.route != byKey {
+		return nil
+	}
+	for _, i := range idx {
+		if o, ok := checkers[i].(*Order); !ok || !o.streamable() {
+			return nil
+		}
+	}
+	return func(open func() (*history.FileReader, error)) error {
+		for j, i := range idx {
+			pt, err := checkers[i].(*Order).judgeStream(open)
+			if err != nil {
+				return err
+			}
+			parts[j] = append(parts[j], pt)
+		}
+		return nil
+	}
+}
+
 // each calls f with the ops of every partition of p in turn, splitting
-// again those too large to load.
-func (sp *splitter) each(p *partitions, f func([]history.Op)) error {
+// again those too large to load. A partition that cannot be split further
+// (one key's ops, or the last level) goes to scan instead when there is
+// one, else it is loaded whole.
+func (sp *splitter) each(p *partitions, scan func(open func() (*history.FileReader, error)) error, f func([]history.Op)) error {
 	for b := range p.files {
 		if p.counts[b] == 0 {
 			continue
 		}
-		if p.counts[b] > sp.o.MaxOps && p.route != whole && p.depth+1 < maxDepth {
+		big := p.counts[b] > sp.o.MaxOps && p.route != whole
+		splittable := p.depth+1 < maxDepth && !p.oneKey(b)
+		if big && scan != nil && !splittable {
+			if err := scan(func() (*history.FileReader, error) { return p.open(b) }); err != nil {
+				return err
+			}
+			continue
+		}
+		if big && splittable {
 			sub, err := sp.resplit(p, b)
 			if err != nil {
 				return err
 			}
-			err = sp.each(sub, f)
+			err = sp.each(sub, scan, f)
 			sub.remove()
 			if err != nil {
 				return err
@@ -257,7 +291,15 @@ type partitions struct {
 	fs     []*os.File
 	ws     []*bufio.Writer
 	buf    []byte
+	// keys and mixed say, per partition of a byKey split, the key of its
+	// first op and whether any other key followed: a partition of one key
+	// cannot be split.
+	keys  []string
+	mixed []bool
 }
+
+// oneKey reports whether partition b holds the ops of a single key.
+func (p *partitions) oneKey(b int) bool { return p.route == byKey && !p.mixed[b] }
 
 func (sp *splitter) newPartitions(r route, depth int) (*partitions, error) {
 	n := fanOut
@@ -265,7 +307,7 @@ func (sp *splitter) newPartitions(r route, depth int) (*partitions, error) {
 		n = 1
 	}
 	p := &partitions{route: r, depth: depth, files: make([]string, n), counts: make([]int, n),
-		fs: make([]*os.File, n), ws: make([]*bufio.Writer, n)}
+		fs: make([]*os.File, n), ws: make([]*bufio.Writer, n), keys: make([]string, n), mixed: make([]bool, n)}
 	for b := range n {
 		sp.seq++
 		p.files[b] = filepath.Join(sp.dir, fmt.Sprintf("p%d-%d.bin", r, sp.seq))
@@ -300,6 +342,12 @@ func (p *partitions) write(op *history.Op) error {
 		return nil // per-key order reads publishes, deliveries and acks only
 	}
 	b := p.bucket(op)
+	switch {
+	case p.counts[b] == 0:
+		p.keys[b] = op.Key
+	case op.Key != p.keys[b]:
+		p.mixed[b] = true
+	}
 	p.buf = history.AppendBinary(p.buf[:0], *op)
 	p.counts[b]++
 	if _, err := p.ws[b].Write(p.buf); err != nil {
@@ -354,6 +402,7 @@ type part struct {
 	Result
 	dlq       map[string]dlqTally // DLQAccounting: balance per group
 	unjudged  int                 // Order: messages without a producer
+	forgotten int64               // Order, streamed: seqs the window passed over
 	unsettled int                 // Loss: messages not settled at the end
 }
 
@@ -406,7 +455,7 @@ func merge(c Checker, parts []part) Result {
 	r := Result{Invariant: c.Name(), Valid: true}
 	col := newCollector(maxAnomalies(c))
 	dlq := map[string]dlqTally{}
-	unjudged, unsettled := 0, 0
+	unjudged, unsettled, forgotten := 0, 0, int64(0)
 	for _, p := range parts {
 		r.Valid = r.Valid && p.Valid
 		r.Permitted = r.Permitted || p.Permitted
@@ -426,6 +475,7 @@ func merge(c Checker, parts []part) Result {
 		}
 		unjudged += p.unjudged
 		unsettled += p.unsettled
+		forgotten += p.forgotten
 	}
 	r.Anomalies, r.Found = col.anomalies(), col.total
 	extra := ""
@@ -433,7 +483,7 @@ func merge(c Checker, parts []part) Result {
 	case *DLQAccounting:
 		extra = dlqNote(dlq)
 	case *Order:
-		extra = unjudgedNote(unjudged)
+		extra = joinNote(unjudgedNote(unjudged), windowNote(forgotten))
 	case *Loss:
 		extra = unsettledNote(unsettled)
 	}
