@@ -170,32 +170,35 @@ func (sp *splitter) judge(p *partitions, checkers []Checker, idx []int, results 
 	if err := p.close(); err != nil {
 		return err
 	}
-	parts := make([][]part, len(idx))
-	err := sp.each(p, sp.scanner(p, checkers, idx, parts), func(ops []history.Op) {
+	ms := make([]*merger, len(idx))
+	for j, i := range idx {
+		ms[j] = newMerger(checkers[i])
+	}
+	err := sp.each(p, sp.scanner(p, checkers, idx, ms), func(ops []history.Op) {
 		if p.route == whole {
 			for j, i := range idx {
-				parts[j] = append(parts[j], part{Result: checkers[i].Check(ops)})
+				ms[j].add(part{Result: checkers[i].Check(ops)})
 			}
 			return
 		}
 		ix := newIndex(ops)
 		for j, i := range idx {
-			parts[j] = append(parts[j], judgePart(checkers[i], ix))
+			ms[j].add(judgePart(checkers[i], ix))
 		}
 	})
 	if err != nil {
 		return err
 	}
 	for j, i := range idx {
-		results[i] = merge(checkers[i], parts[j])
+		results[i] = ms[j].result()
 	}
 	return nil
 }
 
 // scanner returns, for a family that can judge a partition without
 // holding it (per-key order on one hot key), the function that does so,
-// appending to parts; nil otherwise.
-func (sp *splitter) scanner(p *partitions, checkers []Checker, idx []int, parts [][]part) func(open func() (*history.FileReader, error)) error {
+// folding into ms; nil otherwise.
+func (sp *splitter) scanner(p *partitions, checkers []Checker, idx []int, ms []*merger) func(open func() (*history.FileReader, error)) error {
 	if p.route != byKey {
 		return nil
 	}
@@ -210,7 +213,7 @@ func (sp *splitter) scanner(p *partitions, checkers []Checker, idx []int, parts 
 			if err != nil {
 				return err
 			}
-			parts[j] = append(parts[j], pt)
+			ms[j].add(pt)
 		}
 		return nil
 	}
@@ -445,48 +448,71 @@ func maxAnomalies(c Checker) int {
 	return n
 }
 
-// merge combines the verdicts of a history's partitions into the verdict
-// on the whole: counts add up, the earliest anomalies are listed, and the
-// checker's own note is rebuilt from the summed tallies.
-func merge(c Checker, parts []part) Result {
-	if len(parts) == 1 {
-		return parts[0].Result
+// merger folds the verdicts of a history's partitions, one at a time,
+// into the verdict on the whole: counts add up, the earliest anomalies are
+// listed, and the checker's own note is rebuilt from the summed tallies.
+// It holds one listing however many partitions there are: keeping every
+// partition's listed anomalies until the end grew with run length (4,096
+// partitions of 20 anomalies with their witnesses).
+type merger struct {
+	c     Checker
+	n     int
+	first Result // the only part's verdict, as its checker wrote it
+	r     Result
+	col   *collector
+	dlq   map[string]dlqTally
+
+	unjudged, unsettled int
+	forgotten           int64
+}
+
+func newMerger(c Checker) *merger {
+	return &merger{c: c, r: Result{Invariant: c.Name(), Valid: true},
+		col: newCollector(maxAnomalies(c)), dlq: map[string]dlqTally{}}
+}
+
+func (m *merger) add(p part) {
+	m.n++
+	if m.n == 1 {
+		m.first = p.Result
 	}
-	r := Result{Invariant: c.Name(), Valid: true}
-	col := newCollector(maxAnomalies(c))
-	dlq := map[string]dlqTally{}
-	unjudged, unsettled, forgotten := 0, 0, int64(0)
-	for _, p := range parts {
-		r.Valid = r.Valid && p.Valid
-		r.Permitted = r.Permitted || p.Permitted
-		r.Checked += p.Checked
-		found := p.Found
-		if found == 0 {
-			found = len(p.Anomalies)
-		}
-		col.total += found - len(p.Anomalies)
-		for _, a := range p.Anomalies {
-			if col.wants(a.At) {
-				col.add(a)
-			}
-		}
-		for g, t := range p.dlq {
-			dlq[g] = dlq[g].plus(t)
-		}
-		unjudged += p.unjudged
-		unsettled += p.unsettled
-		forgotten += p.forgotten
+	m.r.Valid = m.r.Valid && p.Valid
+	m.r.Permitted = m.r.Permitted || p.Permitted
+	m.r.Checked += p.Checked
+	found := p.Found
+	if found == 0 {
+		found = len(p.Anomalies)
 	}
-	r.Anomalies, r.Found = col.anomalies(), col.total
+	m.col.total += found - len(p.Anomalies)
+	for _, a := range p.Anomalies {
+		if m.col.wants(a.At) {
+			m.col.add(a)
+		}
+	}
+	for g, t := range p.dlq {
+		m.dlq[g] = m.dlq[g].plus(t)
+	}
+	m.unjudged += p.unjudged
+	m.unsettled += p.unsettled
+	m.forgotten += p.forgotten
+}
+
+// result is the merged verdict; with one partition, that partition's own.
+func (m *merger) result() Result {
+	if m.n == 1 {
+		return m.first
+	}
+	r := m.r
+	r.Anomalies, r.Found = m.col.anomalies(), m.col.total
 	extra := ""
-	switch c.(type) {
+	switch m.c.(type) {
 	case *DLQAccounting:
-		extra = dlqNote(dlq)
+		extra = dlqNote(m.dlq)
 	case *Order:
-		extra = joinNote(unjudgedNote(unjudged), windowNote(forgotten))
+		extra = joinNote(unjudgedNote(m.unjudged), windowNote(m.forgotten))
 	case *Loss:
-		extra = unsettledNote(unsettled)
+		extra = unsettledNote(m.unsettled)
 	}
-	r.Note = joinNote(col.note(), extra)
+	r.Note = joinNote(m.col.note(), extra)
 	return r
 }
