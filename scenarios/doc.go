@@ -1,18 +1,13 @@
-// Package scenarios runs given/when/then specifications of the shop
-// reference system, written in YAML (scenarios/shop/*.yaml) or with a Go
-// DSL, in memory and on real brokers from the same spec.
+// Package scenarios is edkit's given/when/then layer: the contract by which
+// a system offers scenario files to `edload scenario` (Provider, Case,
+// Verdict) and the file:line:column error every scenario parser returns
+// (SpecError).
 //
-// A Scenario sets up the world (stock, declined customers, service
-// configuration), runs Given steps to quiescence, applies When steps
-// (commands, duplicate commands, raw events, poison messages) and checks
-// Then expectations against the read model, the event store, the payment
-// gateway, the inventory, the dead-letter record and the transcript of
-// every delivery. Each expectation must hold within a bounded wait and
-// still hold once the system is quiescent, so late duplicates fail.
-//
-// Scenario files are parsed on yaml.Node: every problem is a *SpecError
-// naming file:line:column and what was expected, and the parser is fuzzed.
-// Run takes a Target: InMemory (membus) or Kafka (kafkabus, one namespace
-// of topics and groups per run, so one cluster serves a whole test binary).
-// Pass and HaveReceivedCommands are Gomega matchers over an *Outcome.
+// A system's scenario vocabulary is its own: the shop's files speak of
+// stock, orders and charges (cmd/edload/shopsystem/shopscenario runs them,
+// the files are in scenarios/shop), a bank's would speak of accounts and
+// transfers. The runner of each lives with the system, so that no toolkit
+// package depends on a domain; this package holds what every runner shares.
+// Typed given/when/then fixtures for any aggregate, saga and projection are
+// not here yet.
 package scenarios

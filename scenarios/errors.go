@@ -5,23 +5,14 @@ import (
 	"fmt"
 )
 
-var (
-	// ErrInvalidScenario marks a scenario that fails validation; Run returns
-	// it (wrapped with every problem) before starting anything.
-	ErrInvalidScenario = errors.New("scenarios: invalid scenario")
-	// ErrNotQuiescent is returned when the system under test keeps working
-	// past the run's timeout after the Given steps, so When cannot start from
-	// a settled state.
-	ErrNotQuiescent = errors.New("scenarios: system did not become quiescent")
-	// ErrServiceFailed is returned when the shop under test stopped with an
-	// error during the run.
-	ErrServiceFailed = errors.New("scenarios: service failed")
-)
+// ErrInvalidScenario marks a scenario that fails validation: every
+// *SpecError matches it with errors.Is, whichever system's files it is in.
+var ErrInvalidScenario = errors.New("scenarios: invalid scenario")
 
 // SpecError is one problem in a scenario: where it was written (File, Line,
-// Column; zero Line for scenarios built with the Go DSL) and what was
-// expected there. Parse and Validate return one *SpecError or several
-// joined with errors.Join, so tools can point an editor at each.
+// Column; zero Line for scenarios built in Go) and what was expected there.
+// Parsers return one *SpecError or several joined with errors.Join, so tools
+// can point an editor at each.
 type SpecError struct {
 	File   string
 	Line   int

@@ -134,6 +134,6 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 	if err != nil {
 		return nil, err
 	}
-	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr))
+	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr, systems), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr))
 	return root, nil
 }

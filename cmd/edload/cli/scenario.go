@@ -6,27 +6,31 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/reports"
 	"github.com/edkit-dev/edkit/scenarios"
 )
 
-func newScenarioCmd(stdout, stderr io.Writer) *cobra.Command {
-	var broker, out string
+func newScenarioCmd(stdout, stderr io.Writer, systems []harness.System) *cobra.Command {
+	var broker, out, system string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "scenario FILE|DIR...",
-		Short: "Run given/when/then scenario files against the reference shop",
+		Short: "Run a system's given/when/then scenario files",
 		Long: `scenario parses every scenario file named (a directory means its *.yaml
-files), then runs each scenario against the shop on the chosen broker. A
-malformed file is reported as file:line:column and nothing runs (exit 2).
-A scenario whose expectation fails prints the message sequence it saw
-(exit 1). With --out, junit.xml and report.json get one case per scenario.`,
+files) with the system's own scenario vocabulary (--system; the system
+implements scenarios.Provider), then runs each scenario on the chosen
+broker. A malformed file is reported as file:line:column and nothing runs
+(exit 2). A scenario whose expectation fails prints the message sequence it
+saw (exit 1). With --out, junit.xml and report.json get one case per
+scenario.`,
 		Example: `  edload scenario scenarios/shop
   edload scenario --broker kafka scenarios/shop/payment-declined.yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -42,16 +46,20 @@ A scenario whose expectation fails prints the message sequence it saw
 			if broker != "memory" && broker != "kafka" {
 				return &usageError{fmt.Errorf("--broker %q: want memory or kafka", broker)}
 			}
+			p, err := scenarioProvider(systems, system)
+			if err != nil {
+				return &usageError{err}
+			}
 			files, err := scenarioFiles(args)
 			if err != nil {
 				return &usageError{err}
 			}
 			// Parse everything first: a bad file stops the run before any
 			// broker starts.
-			var all []*scenarios.Scenario
+			var all []scenarios.Case
 			var bad []error
 			for _, f := range files {
-				scs, err := scenarios.LoadFile(f)
+				scs, err := p.ParseScenarios(f)
 				if err != nil {
 					bad = append(bad, err)
 					continue
@@ -64,7 +72,7 @@ A scenario whose expectation fails prints the message sequence it saw
 				}
 				return &inputError{fmt.Errorf("%d of %d scenario files are malformed", len(bad), len(files))}
 			}
-			var target scenarios.Target = scenarios.InMemory()
+			on := scenarios.Broker{Kind: broker}
 			if broker == "kafka" {
 				e, err := embedded.StartKafka(cmd.Context())
 				if err != nil {
@@ -73,22 +81,22 @@ A scenario whose expectation fails prints the message sequence it saw
 				// Teardown like startBus's: the outcomes are already
 				// decided and printed; a stop error changes none of them.
 				defer func() { _ = e.Close() }()
-				target = scenarios.Kafka(e.Component("kafka").Endpoint().Addrs)
+				on.Addrs = e.Component("kafka").Endpoint().Addrs
 			}
 			rep := &reports.Run{Name: "scenarios", Config: []reports.KV{{Key: "broker", Value: broker}}}
 			failed := 0
 			for _, sc := range all {
-				o, err := scenarios.Run(cmd.Context(), sc, target, scenarios.WithTimeout(timeout))
+				o, err := sc.Run(cmd.Context(), on, timeout)
 				if err != nil {
 					if cmd.Context().Err() != nil {
 						return cmd.Context().Err()
 					}
-					return fmt.Errorf("scenario %q: %w", sc.Name, err)
+					return fmt.Errorf("scenario %q: %w", sc.Name(), err)
 				}
-				if !o.Passed() {
+				if !o.Passed {
 					failed++
 				}
-				fmt.Fprint(stdout, o.String())
+				fmt.Fprint(stdout, o.Report)
 				rep.Duration += o.Duration
 				rep.Invariants = append(rep.Invariants, scenarioResult(o))
 			}
@@ -104,6 +112,14 @@ A scenario whose expectation fails prints the message sequence it saw
 			return nil
 		},
 	}
+	def := ""
+	for _, sys := range systems {
+		if _, ok := sys.(scenarios.Provider); ok {
+			def = sys.Name()
+			break
+		}
+	}
+	cmd.Flags().StringVar(&system, "system", def, "the system whose scenario files these are: "+strings.Join(systemNames(systems), ", "))
 	cmd.Flags().StringVar(&broker, "broker", "memory", "broker: memory or kafka (embedded)")
 	cmd.Flags().StringVar(&out, "out", "", "directory for junit.xml and report.json (none when empty)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long each expectation may take to hold")
@@ -116,6 +132,24 @@ type inputError struct{ err error }
 
 func (e *inputError) Error() string { return e.err.Error() }
 func (e *inputError) Unwrap() error { return e.err }
+
+// scenarioProvider is the system named, asserted to have scenario files.
+func scenarioProvider(systems []harness.System, name string) (scenarios.Provider, error) {
+	for _, s := range systems {
+		if s.Name() != name {
+			continue
+		}
+		p, ok := s.(scenarios.Provider)
+		if !ok {
+			return nil, fmt.Errorf("--system %s: it has no scenario files (it does not implement scenarios.Provider)", name)
+		}
+		return p, nil
+	}
+	if name == "" {
+		return nil, errors.New("no system of this binary has scenario files (none implements scenarios.Provider)")
+	}
+	return nil, fmt.Errorf("--system %q: want one of %s", name, strings.Join(systemNames(systems), ", "))
+}
 
 // scenarioFiles expands directories to their *.yaml files, sorted.
 func scenarioFiles(args []string) ([]string, error) {
@@ -137,10 +171,10 @@ func scenarioFiles(args []string) ([]string, error) {
 
 // scenarioResult turns an outcome into a report verdict, so JUnit shows one
 // case per scenario with the transcript on failure.
-func scenarioResult(o *scenarios.Outcome) check.Result {
-	r := check.Result{Invariant: "scenario: " + o.Scenario, Valid: o.Passed(), Checked: len(o.Results)}
-	if !o.Passed() {
-		r.Anomalies = []check.Anomaly{{Invariant: r.Invariant, Summary: o.String()}}
+func scenarioResult(o scenarios.Verdict) check.Result {
+	r := check.Result{Invariant: "scenario: " + o.Scenario, Valid: o.Passed, Checked: o.Checked}
+	if !o.Passed {
+		r.Anomalies = []check.Anomaly{{Invariant: r.Invariant, Summary: o.Report}}
 	}
 	return r
 }

@@ -20,10 +20,14 @@ func TestScenarioCommand(t *testing.T) {
 			[]string{"5 scenarios, 5 passed, 0 failed"}, nil, 0},
 		{"failing expectation prints the transcript", []string{"scenario", "--timeout", "1s", "testdata/wrong-status.yaml"}, exitBroken,
 			[]string{"FAIL: scenario \"expects the wrong outcome\"", "transcript", "PlaceOrder", "1 scenarios, 0 passed, 1 failed"}, nil, 1},
-		{"malformed file names line and column", []string{"scenario", "../../../scenarios/testdata/bad/wrong-type.yaml"}, exitUsage,
+		{"malformed file names line and column", []string{"scenario", "../shopsystem/shopscenario/testdata/bad/wrong-type.yaml"}, exitUsage,
 			nil, []string{"wrong-type.yaml:3:17: setup.stock.book: expected an integer"}, -1},
 		{"missing file", []string{"scenario", "testdata/no-such.yaml"}, exitUsage, nil, []string{"no-such.yaml"}, -1},
 		{"no arguments", []string{"scenario"}, exitUsage, nil, []string{"needs at least one file"}, -1},
+		{"a system without scenario files", []string{"scenario", "--system", "echo", "../../../scenarios/shop"}, exitUsage,
+			nil, []string{"--system echo: it has no scenario files"}, -1},
+		{"an unknown system", []string{"scenario", "--system", "bnak", "../../../scenarios/shop"}, exitUsage,
+			nil, []string{`--system "bnak": want one of shop, echo`}, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/edkit-dev/edkit/cmd/edload/shopsystem/shopscenario"
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/reference/bus"
@@ -21,6 +22,7 @@ import (
 	"github.com/edkit-dev/edkit/reference/service"
 	"github.com/edkit-dev/edkit/reference/shop"
 	"github.com/edkit-dev/edkit/reports"
+	"github.com/edkit-dev/edkit/scenarios"
 )
 
 // PaymentLimit is the gateway's per-charge limit; every DeclineEvery'th
@@ -53,6 +55,12 @@ var (
 
 // New returns the shop with cfg.
 func New(cfg Config) *System { return &System{cfg: cfg} }
+
+// ParseScenarios parses one file of the shop's given/when/then scenarios
+// (scenarios/shop/*.yaml), for `edload scenario`.
+func (s *System) ParseScenarios(path string) ([]scenarios.Case, error) {
+	return shopscenario.Provider{}.ParseScenarios(path)
+}
 
 // Name is "shop".
 func (s *System) Name() string { return "shop" }

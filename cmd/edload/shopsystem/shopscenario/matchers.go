@@ -1,4 +1,4 @@
-package scenarios
+package shopscenario
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ type passMatcher struct{}
 func (passMatcher) Match(actual any) (bool, error) {
 	o, ok := actual.(*Outcome)
 	if !ok || o == nil {
-		return false, fmt.Errorf("scenarios.Pass expects a non-nil *scenarios.Outcome, got %T", actual)
+		return false, fmt.Errorf("shopscenario.Pass expects a non-nil *shopscenario.Outcome, got %T", actual)
 	}
 	return o.Passed(), nil
 }

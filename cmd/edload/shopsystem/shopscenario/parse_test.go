@@ -1,4 +1,4 @@
-package scenarios
+package shopscenario
 
 import (
 	"errors"
@@ -85,8 +85,11 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
+// shopDir holds the shop's scenario files.
+const shopDir = "../../../../scenarios/shop"
+
 func TestParseShopFilesMatchDSL(t *testing.T) {
-	scs, err := LoadFile("shop/happy-path.yaml")
+	scs, err := LoadFile(filepath.Join(shopDir, "happy-path.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +217,7 @@ func TestValidateDSLJoinsEveryProblem(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, dir := range []string{"shop", "testdata/bad"} {
+	for _, dir := range []string{shopDir, "testdata/bad"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		for _, file := range files {
 			b, err := os.ReadFile(file)

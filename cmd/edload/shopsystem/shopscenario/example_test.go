@@ -1,31 +1,31 @@
-package scenarios_test
+package shopscenario_test
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/edkit-dev/edkit/cmd/edload/shopsystem/shopscenario"
 	"github.com/edkit-dev/edkit/reference/shop"
-	"github.com/edkit-dev/edkit/scenarios"
 )
 
 func Example() {
-	sc := scenarios.New("payment declined").
+	sc := shopscenario.New("payment declined").
 		Stock("book", 5).
 		Decline("mallory").
 		Dedup(true).
-		When(scenarios.Command("cmd-1", shop.Command{
+		When(shopscenario.Command("cmd-1", shop.Command{
 			Type: shop.CmdPlaceOrder, OrderID: "o-1", Customer: "mallory",
 			Items: []shop.Item{{SKU: "book", Qty: 2}}, AmountCents: 2400,
 		})).
 		Then(
-			scenarios.OrderStatus("o-1", shop.StatusCancelled),
-			scenarios.Commands("o-1", shop.CmdReserveStock, shop.CmdChargePayment, shop.CmdReleaseStock, shop.CmdCancelOrder),
-			scenarios.Charges("o-1", 0),
-			scenarios.StockOnHand("book", 5),
+			shopscenario.OrderStatus("o-1", shop.StatusCancelled),
+			shopscenario.Commands("o-1", shop.CmdReserveStock, shop.CmdChargePayment, shop.CmdReleaseStock, shop.CmdCancelOrder),
+			shopscenario.Charges("o-1", 0),
+			shopscenario.StockOnHand("book", 5),
 		).
 		Build()
 
-	out, err := scenarios.Run(context.Background(), sc, scenarios.InMemory())
+	out, err := shopscenario.Run(context.Background(), sc, shopscenario.InMemory())
 	if err != nil {
 		fmt.Println("run:", err)
 		return
