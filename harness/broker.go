@@ -20,9 +20,15 @@ const (
 type Broker struct {
 	// Kind is BrokerKafka or BrokerMemory.
 	Kind string
-	// Partitions is the partition count of each Kafka topic.
+	// Partitions is the partition count of each Kafka topic (1 to
+	// MaxPartitions).
 	Partitions int
 }
+
+// MaxPartitions bounds Broker.Partitions: the embedded broker keeps each
+// partition's log and index, and a topic of a billion partitions would
+// exhaust memory before the first message.
+const MaxPartitions = 4096
 
 // start brings the broker up with topics created. stop closes the bus and
 // everything the environment started.
@@ -32,6 +38,9 @@ func (b Broker) start(ctx context.Context, topics []string) (bus.Bus, string, fu
 		m := membus.New()
 		return m, "membus", func() { _ = m.Close() }, nil
 	case BrokerKafka:
+		if b.Partitions > MaxPartitions {
+			return nil, "", nil, fmt.Errorf("broker partitions %d: want at most %d", b.Partitions, MaxPartitions)
+		}
 	default:
 		return nil, "", nil, fmt.Errorf("broker %q: want %s or %s", b.Kind, BrokerKafka, BrokerMemory)
 	}

@@ -36,6 +36,15 @@ type Config struct {
 // MaxCount bounds Config.Count: a year at MaxRate.
 const MaxCount = uint64(MaxRate) * 365 * 24 * 3600
 
+// MaxWorkers bounds Config.Workers: each worker keeps its own latency and
+// schedule-lag histograms (about 272 KiB together), so the pool's memory
+// is Workers times that, allocated before the first request.
+const MaxWorkers = 1024
+
+// MaxPayloadSize bounds Config.PayloadSize at 1 MiB, Kafka's default
+// largest message: each request allocates its payload.
+const MaxPayloadSize = 1 << 20
+
 // Validate returns every problem with c joined by errors.Join, each wrapping
 // one of the ErrBad* sentinels, or nil.
 func (c Config) Validate() error {
@@ -46,14 +55,14 @@ func (c Config) Validate() error {
 	if c.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("duration %v: %w", c.Duration, ErrBadDuration))
 	}
-	if c.Workers < 1 {
-		errs = append(errs, fmt.Errorf("workers %d: %w", c.Workers, ErrBadWorkers))
+	if c.Workers < 1 || c.Workers > MaxWorkers {
+		errs = append(errs, fmt.Errorf("workers %d (want 1 to %d): %w", c.Workers, MaxWorkers, ErrBadWorkers))
 	}
 	if c.Keys < 1 || c.Keys > MaxKeys {
 		errs = append(errs, fmt.Errorf("keys %d: %w", c.Keys, ErrBadKeys))
 	}
-	if c.PayloadSize < 0 {
-		errs = append(errs, fmt.Errorf("payload size %d: %w", c.PayloadSize, ErrBadPayloadSize))
+	if c.PayloadSize < 0 || c.PayloadSize > MaxPayloadSize {
+		errs = append(errs, fmt.Errorf("payload size %d (want 0 to %d): %w", c.PayloadSize, MaxPayloadSize, ErrBadPayloadSize))
 	}
 	if c.Count > MaxCount {
 		errs = append(errs, fmt.Errorf("count %d (max %d): %w", c.Count, MaxCount, ErrBadCount))

@@ -22,6 +22,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no workers", func(c *Config) { c.Workers = 0 }, []error{ErrBadWorkers}},
 		{"no keys", func(c *Config) { c.Keys = 0 }, []error{ErrBadKeys}},
 		{"negative payload", func(c *Config) { c.PayloadSize = -1 }, []error{ErrBadPayloadSize}},
+		{"too many workers", func(c *Config) { c.Workers = MaxWorkers + 1 }, []error{ErrBadWorkers}},
+		{"payload too large", func(c *Config) { c.PayloadSize = MaxPayloadSize + 1 }, []error{ErrBadPayloadSize}},
 		{"everything wrong at once", func(c *Config) { *c = Config{Rate: -1, PayloadSize: -3} },
 			[]error{ErrBadRate, ErrBadDuration, ErrBadWorkers, ErrBadKeys, ErrBadPayloadSize}},
 	}

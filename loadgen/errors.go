@@ -9,12 +9,14 @@ var (
 	ErrBadRate = errors.New("loadgen: rate must be a positive finite number per second")
 	// ErrBadDuration is a run duration that is not positive.
 	ErrBadDuration = errors.New("loadgen: duration must be positive")
-	// ErrBadWorkers is a worker pool smaller than one.
-	ErrBadWorkers = errors.New("loadgen: workers must be at least 1")
+	// ErrBadWorkers is a worker pool smaller than one or larger than
+	// MaxWorkers.
+	ErrBadWorkers = errors.New("loadgen: workers out of range")
 	// ErrBadKeys is a key space smaller than one key or larger than MaxKeys.
 	ErrBadKeys = errors.New("loadgen: keys must be from 1 to 10000000")
-	// ErrBadPayloadSize is a negative payload size.
-	ErrBadPayloadSize = errors.New("loadgen: payload size must not be negative")
+	// ErrBadPayloadSize is a negative payload size or one above
+	// MaxPayloadSize.
+	ErrBadPayloadSize = errors.New("loadgen: payload size out of range")
 	// ErrBadWarmUp is a warm-up that is negative or leaves nothing to measure.
 	ErrBadWarmUp = errors.New("loadgen: warm-up must be from 0 to less than the duration")
 	// ErrBadCount is a request count above MaxCount.

@@ -27,5 +27,5 @@ func ExampleConfig_Validate() {
 	fmt.Println(err)
 	// Output:
 	// rate -1: loadgen: rate must be a positive finite number per second
-	// workers 0: loadgen: workers must be at least 1
+	// workers 0 (want 1 to 1024): loadgen: workers out of range
 }

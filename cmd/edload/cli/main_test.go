@@ -27,6 +27,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"too many probes", []string{"run", "--find-max", "--probes", "1000"}, "--probes 1000"},
 		{"invalid setting", []string{"run", "--rate", "-5", "--broker", "rabbit"}, `--broker "rabbit"`},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		// Sizes that would allocate without limit are refused before
+		// anything is allocated (each exhausted memory before its bound).
+		{"huge payload", []string{"run", "--payload", "1000000000000"}, "--payload 1000000000000: want 0 to 1048576 bytes"},
+		{"huge worker pool", []string{"run", "--workers", "100000000"}, "--workers 100000000: want 1 to 1024"},
+		{"huge partition count", []string{"run", "--partitions", "1000000000"}, "--partitions 1000000000: want 1 to 4096"},
+		{"negative p99 limit", []string{"run", "--max-p99", "-1s"}, "--max-p99 -1s: want >= 0"},
 		{"stray argument", []string{"run", "extra"}, "run takes no arguments"},
 	}
 	for _, tt := range tests {

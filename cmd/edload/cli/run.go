@@ -104,8 +104,8 @@ func (f *runFlags) validate() error {
 	if f.count > loadgen.MaxCount {
 		errs = append(errs, fmt.Errorf("--count %d: want at most %d", f.count, loadgen.MaxCount))
 	}
-	if f.workers < 1 {
-		errs = append(errs, fmt.Errorf("--workers %d: want >= 1", f.workers))
+	if f.workers < 1 || f.workers > loadgen.MaxWorkers {
+		errs = append(errs, fmt.Errorf("--workers %d: want 1 to %d", f.workers, loadgen.MaxWorkers))
 	}
 	if f.keys < 1 || f.keys > loadgen.MaxKeys {
 		errs = append(errs, fmt.Errorf("--keys %d: want 1 to %d", f.keys, loadgen.MaxKeys))
@@ -115,8 +115,8 @@ func (f *runFlags) validate() error {
 	if f.warmUp < 0 || f.warmUp >= f.duration {
 		errs = append(errs, fmt.Errorf("--warm-up %v: want >= 0 and shorter than --duration", f.warmUp))
 	}
-	if f.payload < 0 {
-		errs = append(errs, fmt.Errorf("--payload %d: want >= 0", f.payload))
+	if f.payload < 0 || f.payload > loadgen.MaxPayloadSize {
+		errs = append(errs, fmt.Errorf("--payload %d: want 0 to %d bytes", f.payload, loadgen.MaxPayloadSize))
 	}
 	if f.dupRate < 0 || f.dupRate > 1 || f.delayRate < 0 || f.delayRate > 1 {
 		errs = append(errs, errors.New("--dup-rate and --delay-rate: want fractions within [0, 1]"))
@@ -124,8 +124,11 @@ func (f *runFlags) validate() error {
 	if f.minRate < 0 || f.minRate > 1 {
 		errs = append(errs, fmt.Errorf("--min-rate %v: want a fraction within [0, 1]", f.minRate))
 	}
-	if f.partitions < 1 {
-		errs = append(errs, fmt.Errorf("--partitions %d: want >= 1", f.partitions))
+	if f.partitions < 1 || f.partitions > harness.MaxPartitions {
+		errs = append(errs, fmt.Errorf("--partitions %d: want 1 to %d", f.partitions, harness.MaxPartitions))
+	}
+	if f.maxP99 < 0 {
+		errs = append(errs, fmt.Errorf("--max-p99 %v: want >= 0 (0: no threshold)", f.maxP99))
 	}
 	if f.quiesce <= 0 {
 		errs = append(errs, fmt.Errorf("--quiesce-timeout %v: want > 0", f.quiesce))
