@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 )
 
 // envState is what `env up` leaves behind for `env down`: the daemon that
@@ -24,7 +25,10 @@ import (
 // full URLs (credentials included) for tools on this machine, so it is
 // written 0600; the terminal only ever sees redacted endpoints.
 type envState struct {
-	PID        int              `json:"pid"`
+	PID int `json:"pid"`
+	// Owner identifies the daemon beyond its PID: env down signals it only
+	// after checking that the PID still names this process.
+	Owner      ownership.ID     `json:"owner"`
 	Status     string           `json:"status"` // starting, ready, failed
 	Error      string           `json:"error,omitempty"`
 	Spec       string           `json:"spec"`
@@ -131,17 +135,28 @@ func writeState(path string, s *envState) error {
 	return os.Rename(tmp, path)
 }
 
-// alive reports whether pid runs (signal 0 probes without touching it).
-func alive(pid int) bool {
-	return pid > 0 && syscall.Kill(pid, 0) == nil
+// lockPath is the lock the daemon holds for its life, beside the state:
+// whether a daemon runs is asked of it, not of a PID that may be reused.
+func lockPath(statePath string) string { return statePath + ".lock" }
+
+// daemonUp reports whether a daemon holds the lock of statePath.
+func daemonUp(statePath string) (bool, error) {
+	up, err := ownership.Held(lockPath(statePath))
+	if err != nil {
+		return false, &usageError{fmt.Errorf("--state: %w", err)}
+	}
+	return up, nil
 }
 
 func envUp(ctx context.Context, specPath, statePath string, timeout time.Duration, stdout io.Writer) error {
 	if _, err := env.LoadSpec(specPath); err != nil {
 		return &inputError{err}
 	}
-	if s, err := readState(statePath); err == nil && alive(s.PID) {
-		return &usageError{fmt.Errorf("an environment is already up (pid %d, state %s); run 'edload env down' first", s.PID, statePath)}
+	if up, err := daemonUp(statePath); err != nil || up {
+		if err != nil {
+			return err
+		}
+		return &usageError{fmt.Errorf("an environment is already up (state %s); run 'edload env down' first", statePath)}
 	}
 	if err := os.MkdirAll(filepath.Dir(statePath), 0o750); err != nil {
 		return &usageError{fmt.Errorf("--state: %w", err)}
@@ -217,7 +232,16 @@ func envServe(specPath, statePath string) error {
 	if err != nil {
 		return err
 	}
-	st := &envState{PID: os.Getpid(), Status: "starting", Spec: specPath}
+	lock, err := ownership.Acquire(lockPath(statePath))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }()
+	self, err := ownership.Self()
+	if err != nil {
+		return err
+	}
+	st := &envState{PID: self.PID, Owner: self, Status: "starting", Spec: specPath}
 	if err := writeState(statePath, st); err != nil {
 		return err
 	}
@@ -246,8 +270,10 @@ func envServe(specPath, statePath string) error {
 	}
 	<-ctx.Done()
 	cerr := e.Close()
-	if err := os.Remove(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		cerr = errors.Join(cerr, err)
+	for _, p := range []string{statePath, lockPath(statePath)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			cerr = errors.Join(cerr, err)
+		}
 	}
 	return cerr
 }
@@ -261,16 +287,32 @@ func envDown(ctx context.Context, statePath string, stdout io.Writer) error {
 	if err != nil {
 		return &inputError{err}
 	}
-	if !alive(s.PID) {
+	up, err := daemonUp(statePath)
+	if err != nil {
+		return err
+	}
+	if !up {
+		// No daemon holds the lock: whatever process has its PID now is
+		// not ours, and nothing is signalled.
 		_ = os.Remove(statePath)
+		_ = os.Remove(lockPath(statePath))
 		fmt.Fprintf(stdout, "the environment daemon (pid %d) was already gone; removed %s\n", s.PID, statePath)
 		return nil
 	}
-	if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
+	p, err := ownership.Open(s.Owner)
+	if err != nil {
+		return &inputError{fmt.Errorf("%s: %w; not signalling it. A daemon holds %s but the state does not identify it: find it with 'fuser %[3]s' and stop it yourself",
+			statePath, err, lockPath(statePath))}
+	}
+	defer func() { _ = p.Release() }()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for alive(s.PID) {
+	for {
+		if up, err := daemonUp(statePath); err != nil || !up {
+			break
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("environment daemon %d did not stop within 2 minutes", s.PID)
 		}

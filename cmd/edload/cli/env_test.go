@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 )
 
 // buildEdload builds the real binary: env up re-executes itself as the
@@ -103,12 +105,70 @@ func TestEnvUpDown(t *testing.T) {
 			t.Errorf("%s still answers after env down", a)
 		}
 	}
-	if alive(st.PID) {
+	if p, err := ownership.Open(st.Owner); err == nil {
+		_ = p.Release()
 		t.Errorf("daemon %d still alive after env down", st.PID)
+	}
+	if _, err := os.Stat(lockPath(state)); !os.IsNotExist(err) {
+		t.Errorf("lock file still there after down: %v", err)
 	}
 	out, code = runBin(t, bin, "env", "down", "--state", state)
 	if code != exitOK || !strings.Contains(out, "no environment is up") {
 		t.Errorf("second env down exit %d:\n%s", code, out)
+	}
+}
+
+// TestEnvDownSignalsOnlyItsDaemon: env down once sent SIGTERM to whatever
+// process its state file named. A state naming another process — with no
+// daemon holding the lock, with a daemon holding it but another start time
+// recorded, or in the old format with a PID alone — leaves that process
+// running.
+func TestEnvDownSignalsOnlyItsDaemon(t *testing.T) {
+	stranger := exec.CommandContext(t.Context(), "sleep", "60")
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = stranger.Wait() })
+	id, err := ownership.Of(stranger.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		owner  ownership.ID
+		locked bool
+		code   int
+		want   string
+	}{
+		{"no daemon holds the lock", id, false, exitOK, "was already gone"},
+		{"another start time", ownership.ID{PID: id.PID, Start: id.Start + 1, Exe: id.Exe}, true, exitUsage, "is not the process edkit recorded"},
+		{"a pid alone", ownership.ID{PID: id.PID}, true, exitUsage, "the record names no start time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "env.json")
+			if err := writeState(state, &envState{PID: id.PID, Owner: tt.owner, Status: "ready"}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.locked { // as a live daemon would
+				l, err := ownership.Acquire(lockPath(state))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Release()
+			}
+			var out, errOut bytes.Buffer
+			code := execute(t.Context(), []string{"env", "down", "--state", state}, &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s%s", code, tt.code, tt.want, out.String(), errOut.String())
+			}
+			if testing.Verbose() {
+				t.Log(out.String() + errOut.String())
+			}
+			if _, err := ownership.Open(id); err != nil {
+				t.Fatalf("the stranger was touched: %v", err)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,151 @@
+package ownership
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestStartTime(t *testing.T) {
+	tail := " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 20 21\n"
+	tests := []struct {
+		stat string
+		want uint64
+		ok   bool
+	}{
+		{"123 (edload)" + tail, 424242, true},
+		{"123 (a) b (c)" + tail, 424242, true}, // a command name with parentheses and spaces
+		{"123 (edload) S 1 2", 0, false},
+		{"garbage", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := startTime([]byte(tt.stat))
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("startTime(%q) = %d, %v; want %d, ok %v", tt.stat, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// sleeper starts a process the test owns and kills it at the end.
+func sleeper(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// TestOpenChecksIdentity: a handle is given only on the process recorded;
+// a PID that names another process (another start time or executable, or
+// a record without a start time) is refused, and the process is untouched.
+func TestOpenChecksIdentity(t *testing.T) {
+	cmd := sleeper(t)
+	id, err := Of(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Start == 0 || filepath.Base(id.Exe) != "sleep" {
+		t.Fatalf("Of(sleep) = %+v", id)
+	}
+	p, err := Open(id)
+	if err != nil {
+		t.Fatalf("Open(the recorded process): %v", err)
+	}
+	_ = p.Release()
+	for name, rec := range map[string]ID{
+		"another start time":  {PID: id.PID, Start: id.Start - 1, Exe: id.Exe},
+		"another executable":  {PID: id.PID, Start: id.Start, Exe: "/usr/bin/edload"},
+		"no start to check by": {PID: id.PID, Exe: id.Exe},
+	} {
+		if _, err := Open(rec); !errors.Is(err, ErrNotOurs) {
+			t.Errorf("%s: Open = %v, want ErrNotOurs", name, err)
+		}
+	}
+	if _, err := Of(cmd.Process.Pid); err != nil {
+		t.Fatalf("the refused process is gone: %v", err)
+	}
+}
+
+func TestOpenGone(t *testing.T) {
+	cmd := exec.CommandContext(t.Context(), "true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ID{PID: cmd.Process.Pid, Start: 1, Exe: "/bin/true"}); !errors.Is(err, ErrGone) && !errors.Is(err, ErrNotOurs) {
+		t.Errorf("Open(an exited process) = %v, want ErrGone (or ErrNotOurs if its PID was reused)", err)
+	}
+}
+
+// TestLock: one holder at a time; Held asks without creating the file;
+// the kernel releases the lock of a process that dies without releasing.
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "env.lock")
+	if held, err := Held(path); held || err != nil {
+		t.Fatalf("Held(no file) = %v, %v", held, err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("Held created the lock file")
+	}
+	l, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(path); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Acquire = %v, want ErrLocked", err)
+	}
+	if held, _ := Held(path); !held {
+		t.Error("Held = false while held")
+	}
+	if err := errors.Join(l.Release(), l.Release()); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := Held(path); held {
+		t.Error("Held = true after Release")
+	}
+
+	// A child takes the lock and is killed: the kernel drops it.
+	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperHoldLock$")
+	child.Env = append(os.Environ(), "OWNERSHIP_HOLD="+path)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := out.Read(buf); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	if held, _ := Held(path); !held {
+		t.Fatal("Held = false while the child holds it")
+	}
+	_ = child.Process.Kill()
+	_ = child.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for held, _ := Held(path); held; held, _ = Held(path) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock of a killed process is still held")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHelperHoldLock is the child of TestLock: it takes the lock, says so
+// and waits to be killed.
+func TestHelperHoldLock(t *testing.T) {
+	path := os.Getenv("OWNERSHIP_HOLD")
+	if path == "" {
+		t.Skip("helper process for TestLock")
+	}
+	if _, err := Acquire(path); err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("held")
+	time.Sleep(time.Minute)
+}
