@@ -58,8 +58,8 @@ func TestOpenChecksIdentity(t *testing.T) {
 	}
 	_ = p.Release()
 	for name, rec := range map[string]ID{
-		"another start time":  {PID: id.PID, Start: id.Start - 1, Exe: id.Exe},
-		"another executable":  {PID: id.PID, Start: id.Start, Exe: "/usr/bin/edload"},
+		"another start time":   {PID: id.PID, Start: id.Start - 1, Exe: id.Exe},
+		"another executable":   {PID: id.PID, Start: id.Start, Exe: "/usr/bin/edload"},
 		"no start to check by": {PID: id.PID, Exe: id.Exe},
 	} {
 		if _, err := Open(rec); !errors.Is(err, ErrNotOurs) {
