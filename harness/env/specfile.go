@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/edkit-dev/edkit/harness/yamlfile"
 )
 
 // SpecError locates a problem in a spec file.
@@ -27,7 +28,7 @@ func (e *SpecError) Error() string {
 
 // LoadSpec reads an environment spec file (YAML).
 func LoadSpec(path string) (Spec, error) {
-	data, err := os.ReadFile(path) //nolint:gosec // reading the spec file the caller names is the point
+	data, err := yamlfile.ReadFile(path, 0)
 	if err != nil {
 		return Spec{}, &SpecError{File: path, Msg: fmt.Sprintf("cannot read spec: %v", err)}
 	}
@@ -77,6 +78,16 @@ func (p *specParser) fail(n *yaml.Node, format string, a ...any) {
 	p.errs = append(p.errs, &SpecError{File: p.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, a...)})
 }
 
+// keys checks mapping n's keys (unknown, repeated, aliased) and returns
+// the accepted fields in file order.
+func (p *specParser) keys(n *yaml.Node, what string, known ...string) []yamlfile.Field {
+	fields, probs := yamlfile.Keys(n, what, known)
+	for _, pr := range probs {
+		p.fail(pr.Node, "%s", pr.Msg)
+	}
+	return fields
+}
+
 func (p *specParser) spec(doc *yaml.Node) Spec {
 	n := doc
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
@@ -88,20 +99,14 @@ func (p *specParser) spec(doc *yaml.Node) Spec {
 	}
 	var s Spec
 	found := false
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		switch k.Value {
-		case "components":
-			found = true
-			if v.Kind != yaml.SequenceNode {
-				p.fail(v, "components: expected a list")
-				continue
-			}
-			for j, c := range v.Content {
-				s.Components = append(s.Components, p.component(c, fmt.Sprintf("components[%d]", j)))
-			}
-		default:
-			p.fail(k, "unknown key %q (want components)", k.Value)
+	for _, f := range p.keys(n, "spec", "components") {
+		found = true
+		if f.V.Kind != yaml.SequenceNode {
+			p.fail(f.V, "components: expected a list")
+			continue
+		}
+		for j, c := range f.V.Content {
+			s.Components = append(s.Components, p.component(c, fmt.Sprintf("components[%d]", j)))
 		}
 	}
 	if !found {
@@ -131,9 +136,9 @@ func (p *specParser) component(n *yaml.Node, where string) ComponentSpec {
 		return b
 	}
 	var hasKind, hasProvider bool
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		switch k.Value {
+	for _, f := range p.keys(n, where, "name", "kind", "provider", "image", "addrs", "url", "durable", "proxied", "options") {
+		v := f.V
+		switch f.Key {
 		case "name":
 			c.Name = str(v, "name")
 		case "kind":
@@ -172,11 +177,9 @@ func (p *specParser) component(n *yaml.Node, where string) ComponentSpec {
 				continue
 			}
 			c.Options = map[string]string{}
-			for j := 0; j+1 < len(v.Content); j += 2 {
-				c.Options[v.Content[j].Value] = str(v.Content[j+1], "options."+v.Content[j].Value)
+			for _, o := range p.keys(v, where+".options", nil...) {
+				c.Options[o.Key] = str(o.V, "options."+o.Key)
 			}
-		default:
-			p.fail(k, "%s: unknown key %q (want name, kind, provider, image, addrs, url, durable, proxied, options)", where, k.Value)
 		}
 	}
 	if !hasKind {

@@ -28,7 +28,12 @@ func TestParseSpec(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"empty", "", "bad.yaml:1:1: empty spec"},
 		{"not a mapping", "- kafka\n", "bad.yaml:1:1: expected a mapping with components"},
-		{"unknown top key", "compnents: []\n", `bad.yaml:1:1: unknown key "compnents"`},
+		{"unknown top key", "compnents: []\n", `bad.yaml:1:1: spec: unknown key "compnents"`},
+		// yaml.v3 does not check repeated keys in a yaml.Node: each took
+		// the last value (a list was joined) until yamlfile.Keys.
+		{"repeated kind", "components:\n  - kind: redis\n    kind: kafka\n    provider: process\n", `bad.yaml:3:5: components[0]: duplicate key "kind"`},
+		{"repeated components", "components:\n  - {kind: redis, provider: process}\ncomponents:\n  - {kind: kafka, provider: embedded}\n", `bad.yaml:3:1: spec: duplicate key "components"`},
+		{"repeated option", "components:\n  - {kind: kafka, provider: embedded, options: {partitions: \"1\", partitions: \"8\"}}\n", `components[0].options: duplicate key "partitions"`},
 		{"unknown kind", "components:\n  - {kind: zookeeper, provider: embedded}\n", `bad.yaml:2:12: components[0].kind: unknown kind "zookeeper"`},
 		{"unknown provider", "components:\n  - kind: redis\n    provider: cloud\n", `bad.yaml:3:15: components[0].provider: unknown provider "cloud"`},
 		{"bad bool", "components:\n  - {kind: redis, provider: process, durable: maybe}\n", "bad.yaml:2:47: components[0].durable: expected true or false"},
@@ -48,6 +53,16 @@ func TestParseSpec(t *testing.T) {
 				t.Fatalf("err = %q, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadSpecBounded: a spec file is read through a size limit, so an
+// endless one is an error, not an exhausted machine.
+func TestLoadSpecBounded(t *testing.T) {
+	_, err := env.LoadSpec("/dev/zero")
+	var se *env.SpecError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/dev/zero: cannot read spec: larger than 4194304 bytes") {
+		t.Fatalf("LoadSpec(/dev/zero) = %v", err)
 	}
 }
 

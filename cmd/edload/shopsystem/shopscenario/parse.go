@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -16,13 +15,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edkit-dev/edkit/harness/yamlfile"
 	"github.com/edkit-dev/edkit/reference/shop"
 )
 
 // LoadFile reads and parses a scenario file. A file holds one scenario, or
 // several separated by "---".
 func LoadFile(path string) ([]*Scenario, error) {
-	data, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the caller names is this function's purpose
+	data, err := yamlfile.ReadFile(path, 0)
 	if err != nil {
 		return nil, &SpecError{File: path, Msg: fmt.Sprintf("cannot read scenario file: %v", err)}
 	}
@@ -104,35 +104,7 @@ func (p *parser) errf(n *yaml.Node, format string, args ...any) {
 }
 
 // describe names a node's kind for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a sequence"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "..."
-		}
-		switch n.ShortTag() {
-		case "!!null":
-			return "null"
-		case "!!int":
-			return "integer " + v
-		case "!!float":
-			return "number " + v
-		case "!!bool":
-			return "boolean " + v
-		case "!!str":
-			return strconv.Quote(v)
-		}
-		return fmt.Sprintf("%s %q", n.ShortTag(), v)
-	}
-	return "nothing"
-}
+func describe(n *yaml.Node) string { return yamlfile.Describe(n) }
 
 // fields walks a mapping, calling the handler for each known key and
 // reporting unknown, duplicate and non-string keys. It returns false when n
@@ -142,28 +114,16 @@ func (p *parser) fields(n *yaml.Node, what string, handlers map[string]func(k, v
 		p.errf(n, "%s: expected a mapping, got %s", what, describe(n))
 		return false
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
-			p.errf(k, "%s: expected a field name, got %s", what, describe(k))
-			continue
-		}
-		h, ok := handlers[k.Value]
-		if !ok {
-			p.errf(k, "%s: unknown key %q (want one of %s)", what, k.Value, keyList(handlers))
-			continue
-		}
-		if seen[k.Value] {
-			p.errf(k, "%s: duplicate key %q", what, k.Value)
-			continue
-		}
-		seen[k.Value] = true
-		if v.Kind == yaml.AliasNode {
-			p.errf(v, "%s.%s: aliases are not supported", what, k.Value)
-			continue
-		}
-		h(k, v)
+	known := make([]string, 0, len(handlers))
+	for k := range handlers {
+		known = append(known, k)
+	}
+	fields, probs := yamlfile.Keys(n, what, known)
+	for _, pr := range probs {
+		p.errf(pr.Node, "%s", pr.Msg)
+	}
+	for _, f := range fields {
+		handlers[f.Key](f.K, f.V)
 	}
 	return true
 }
