@@ -36,10 +36,10 @@ func WriteSummary(w io.Writer, r *Run) error {
 	if !r.OK() {
 		verdict = "FAIL"
 	}
-	ew.printf("edkit run %s: %s (%d/%d invariants held, %d/%d thresholds met)\n", clean(r.Name), verdict,
+	ew.printf("edkit run %s: %s (%d/%d invariants held, %d/%d thresholds met)\n", Clean(r.Name), verdict,
 		len(r.Invariants)-broken, len(r.Invariants), len(r.Thresholds)-missed, len(r.Thresholds))
 	if r.Command != "" {
-		ew.printf("command:  %s\n", clean(r.Command))
+		ew.printf("command:  %s\n", Clean(r.Command))
 	}
 	started := "-"
 	if !r.StartedAt.IsZero() {
@@ -51,7 +51,7 @@ func WriteSummary(w io.Writer, r *Run) error {
 		ew.printf("\ncounts\n")
 		rows := make([][]string, 0, len(r.Counts))
 		for _, c := range r.Counts {
-			rows = append(rows, []string{clean(c.Name), strconv.FormatInt(c.Value, 10)})
+			rows = append(rows, []string{Clean(c.Name), strconv.FormatInt(c.Value, 10)})
 		}
 		writeTable(ew, rows)
 	}
@@ -59,7 +59,7 @@ func WriteSummary(w io.Writer, r *Run) error {
 		ew.printf("\nlatency\n")
 		rows := [][]string{{"", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max"}}
 		for _, l := range r.Latencies {
-			rows = append(rows, []string{clean(l.Name), strconv.FormatUint(l.Count, 10), fmtDur(l.Min),
+			rows = append(rows, []string{Clean(l.Name), strconv.FormatUint(l.Count, 10), fmtDur(l.Min),
 				fmtDur(l.Mean), fmtDur(l.P50), fmtDur(l.P90), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max)})
 		}
 		writeTable(ew, rows)
@@ -67,14 +67,14 @@ func WriteSummary(w io.Writer, r *Run) error {
 	if len(r.Invariants) > 0 {
 		ew.printf("\ninvariants\n")
 		for _, inv := range r.Invariants {
-			line := fmt.Sprintf("  %-9s  %s  checked %d", status(inv), clean(inv.Invariant), inv.Checked)
+			line := fmt.Sprintf("  %-9s  %s  checked %d", status(inv), Clean(inv.Invariant), inv.Checked)
 			if n := len(inv.Anomalies); n > 0 {
 				// Checkers list a capped number of anomalies; Found is
 				// how many there were.
 				n = max(n, inv.Found)
-				line += fmt.Sprintf(", %s; first: %s", anomalies(n), clean(inv.Anomalies[0].Summary))
+				line += fmt.Sprintf(", %s; first: %s", anomalies(n), Clean(inv.Anomalies[0].Summary))
 			} else if inv.Note != "" {
-				line += "; " + clean(inv.Note)
+				line += "; " + Clean(inv.Note)
 			}
 			ew.printf("%s\n", line)
 		}
@@ -86,7 +86,7 @@ func WriteSummary(w io.Writer, r *Run) error {
 			if !t.OK {
 				s = "FAIL"
 			}
-			ew.printf("  %-9s  %s\n", s, clean(t.String()))
+			ew.printf("  %-9s  %s\n", s, Clean(t.String()))
 		}
 	}
 	return ew.err
@@ -143,8 +143,11 @@ func (e *errWriter) fail(err error) {
 	}
 }
 
-// clean flattens s to one printable line.
-func clean(s string) string {
+// Clean flattens s to one printable line: newlines, carriage returns and
+// tabs become spaces and every other control character U+FFFD, so that a
+// string from a file or a broker can neither forge a line nor send a
+// terminal an escape sequence. Print every such string through it.
+func Clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\n' || r == '\r' || r == '\t':

@@ -21,6 +21,7 @@ import (
 	"github.com/edkit-dev/edkit/reference/bus/kafkabus"
 	"github.com/edkit-dev/edkit/reference/bus/natsbus"
 	"github.com/edkit-dev/edkit/reference/bus/redisbus"
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // dlqFlags are the settings `edload dlq ls` and `dlq redrive` share.
@@ -174,7 +175,7 @@ func dlqList(ctx context.Context, f *dlqFlags, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tORIGINAL TOPIC\tGROUP\tATTEMPTS\tREASON")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", e.ID, e.OriginalTopic, e.Group, e.Attempts, oneLine(e.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", reports.Clean(e.ID), reports.Clean(e.OriginalTopic), reports.Clean(e.Group), e.Attempts, reports.Clean(e.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -210,13 +211,13 @@ func dlqRedrive(ctx context.Context, f *dlqFlags, stdout io.Writer) error {
 			if to == "" {
 				to = e.OriginalTopic
 			}
-			fmt.Fprintf(stdout, "%-14s %s → %s\n", verb, e.ID, to)
+			fmt.Fprintf(stdout, "%-14s %s → %s\n", verb, reports.Clean(e.ID), reports.Clean(to))
 		}
 		for _, e := range rep.Skipped {
-			fmt.Fprintf(stdout, "%-14s %s (left in the DLQ)\n", "skipped", e.ID)
+			fmt.Fprintf(stdout, "%-14s %s (left in the DLQ)\n", "skipped", reports.Clean(e.ID))
 		}
 		for _, fl := range rep.Failed {
-			fmt.Fprintf(stdout, "%-14s %s: %s (left in the DLQ)\n", "failed", fl.Entry.ID, oneLine(fl.Err))
+			fmt.Fprintf(stdout, "%-14s %s: %s (left in the DLQ)\n", "failed", reports.Clean(fl.Entry.ID), reports.Clean(fl.Err))
 		}
 		fmt.Fprintf(stdout, "%s %d, skipped %d, failed %d\n", verb, len(rep.Redriven), len(rep.Skipped), len(rep.Failed))
 	}
@@ -231,8 +232,6 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // dlqAddress returns the addresses (kafka, redis) or URL (nats, amqp) to
 // dial: the flags first, else the `env up` state file.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/env/ownership"
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // envState is what `env up` leaves behind for `env down`: the daemon that
@@ -215,8 +216,8 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 		}
 		fmt.Fprintf(stdout, "environment up (pid %d, state %s):\n", s.PID, statePath)
 		for _, c := range s.Components {
-			fmt.Fprintf(stdout, "  %-12s %-9s %-9s %-7s %s\n", c.Name, c.Kind, c.Provider,
-				time.Duration(c.StartupNS).Round(100*time.Microsecond).String(), c.Redacted)
+			fmt.Fprintf(stdout, "  %-12s %-9s %-9s %-7s %s\n", reports.Clean(c.Name), reports.Clean(c.Kind), reports.Clean(c.Provider),
+				time.Duration(c.StartupNS).Round(100*time.Microsecond).String(), reports.Clean(c.Redacted))
 		}
 		fmt.Fprintln(stdout, "run 'edload env down' to stop and remove it")
 		return nil

@@ -65,3 +65,29 @@ func TestScenarioCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioOutputEscapesHostileNames: IDs in a scenario file carry an
+// escape sequence and a newline that, printed raw, clear the terminal and
+// forge a PASS line under a failing scenario.
+func TestScenarioOutputEscapesHostileNames(t *testing.T) {
+	var out, errOut bytes.Buffer
+	dir := t.TempDir()
+	code := execute(t.Context(), []string{"scenario", "--timeout", "1s", "--out", dir, "testdata/hostile.yaml"}, &out, &errOut)
+	if code != exitBroken {
+		t.Fatalf("exit %d, want %d:\n%s%s", code, exitBroken, out.String(), errOut.String())
+	}
+	if strings.ContainsRune(out.String()+errOut.String(), '\x1b') {
+		t.Errorf("an escape sequence reached the output:\n%q", out.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "PASS") {
+			t.Errorf("a forged line: %q", line)
+		}
+	}
+	if !strings.Contains(out.String(), `order o-1 PASS: scenario "forged" is cancelled`) {
+		t.Errorf("the hostile ID is not shown flattened:\n%s", out.String())
+	}
+	if cases := readJUnit(t, dir).Cases; len(cases) != 1 || cases[0].Failure == nil { // and it parses
+		t.Errorf("junit.xml: %+v, want one failed case", cases)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // Result is one expectation's verdict.
@@ -53,29 +55,33 @@ func (o *Outcome) Failures() []Result {
 }
 
 // String reports each expectation and, when one failed, the transcript.
+// Everything that came from the scenario file or the broker (names, IDs,
+// payload fields) is printed through reports.Clean, one line each: a
+// hostile ID cannot forge a PASS line or reach the terminal as an escape
+// sequence.
 func (o *Outcome) String() string {
 	var b strings.Builder
 	verdict := "PASS"
 	if !o.Passed() {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(&b, "%s: scenario %q on %s (%s)\n", verdict, o.Scenario, o.Target, o.Duration.Round(time.Millisecond))
+	fmt.Fprintf(&b, "%s: scenario %q on %s (%s)\n", verdict, o.Scenario, reports.Clean(o.Target), o.Duration.Round(time.Millisecond))
 	for _, r := range o.Results {
 		mark := "ok  "
 		if !r.Passed {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(&b, "  %s %s", mark, r.Expectation)
+		fmt.Fprintf(&b, "  %s %s", mark, reports.Clean(r.Expectation.String()))
 		if r.Expectation.Pos.Line > 0 {
-			fmt.Fprintf(&b, " (%s:%d)", r.Expectation.Pos.File, r.Expectation.Pos.Line)
+			fmt.Fprintf(&b, " (%s:%d)", reports.Clean(r.Expectation.Pos.File), r.Expectation.Pos.Line)
 		}
 		if !r.Passed && r.Message != "" {
-			fmt.Fprintf(&b, ": %s", r.Message)
+			fmt.Fprintf(&b, ": %s", reports.Clean(r.Message))
 		}
 		b.WriteByte('\n')
 	}
 	for _, p := range o.Problems {
-		fmt.Fprintf(&b, "  FAIL %s\n", p)
+		fmt.Fprintf(&b, "  FAIL %s\n", reports.Clean(p))
 	}
 	if !o.Passed() {
 		fmt.Fprintf(&b, "transcript (%d entries):\n%s", len(o.Transcript), o.Transcript)

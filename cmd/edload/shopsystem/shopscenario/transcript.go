@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/reference/shop"
+
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // Entry kinds of a transcript.
@@ -46,7 +48,7 @@ func (e Entry) String() string {
 	case KindDeadLetter:
 		s += fmt.Sprintf(" attempts=%d reason=%q", e.Attempts, e.Result)
 	}
-	return s
+	return reports.Clean(s)
 }
 
 func fmtAt(d time.Duration) string {
