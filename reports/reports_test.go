@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -203,6 +204,21 @@ func TestRedact(t *testing.T) {
 		{"https://example.com/path?token=abc&x=1", "https://example.com/path?token=***&x=1"},
 		{"kafka://127.0.0.1:9092", "kafka://127.0.0.1:9092"},
 		{"user@example.com", "user@example.com"},
+		// Passwords as people write them, unescaped.
+		{"amqp://u:pa,ss@h:5672/", "amqp://u:***@h:5672/"},
+		{"amqp://u:pa;ss@h:5672/", "amqp://u:***@h:5672/"},
+		{"amqp://u:pa/ss@h:5672/vhost", "amqp://u:***@h:5672/vhost"},
+		{"amqp://u:p@ss@h:5672/", "amqp://u:***@h:5672/"},
+		{"redis://:a:b@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"},
+		{"dial redis://u:s3cr,et@h:1: refused; then amqp://g:x;y@h2", "dial redis://u:***@h:1: refused; then amqp://g:***@h2"},
+		{"amqp://a:1@h1,amqp://b:2@h2", "amqp://a:***@h1,amqp://b:***@h2"},
+		{`url "nats://u:p w@h"`, `url "nats://u:p w@h"`}, // a quote ends the URL: no userinfo before it
+		// NATS: a token URL, credentials, seeds.
+		{"nats://s3cr3tt0ken@127.0.0.1:4222", "nats://***@127.0.0.1:4222"},
+		{"kafka://alice@h:9092", "kafka://alice@h:9092"},
+		{"auth_token=abc def", "auth_token=*** def"},
+		{"-----BEGIN NATS USER JWT-----\neyJ0eXAi.x.y\n------END NATS USER JWT------", "-----BEGIN NATS USER JWT----- *** ------END NATS USER JWT------"},
+		{"seed SUACSSL3UAHUDXKFSNVUZRF5UHPMWZ6BFDTJ7M6USDXIEDNPPQYYYCU3VY ok", "seed S*** ok"},
 		{"200", "200"},
 	}
 	for _, tt := range tests {
@@ -352,5 +368,36 @@ func TestWritersReportWriteErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("%s = %v, want the write error", name, err)
 		}
+	}
+}
+
+// TestReportsRedactEverywhere: a secret in any string of a run — its name,
+// an invariant's note, an anomaly and its witness, a threshold — never
+// reaches report.json, junit.xml or the summary.
+func TestReportsRedactEverywhere(t *testing.T) {
+	const secret = "s3cr,et"
+	url := "amqp://u:" + secret + "@h:5672/"
+	r := &Run{
+		Name:    "run on " + url,
+		Command: "edload run --url " + url,
+		Config:  []KV{{"broker", url}, {"api-token", secret}},
+		Invariants: []check.Result{{Invariant: "inv " + url, Note: "note " + url, Anomalies: []check.Anomaly{{
+			Summary: "lost on " + url, Witness: []history.Op{{Value: "v " + url, Error: "dial " + url}}}}}},
+		Thresholds: []Threshold{AtMost("lag at "+url, 1, 2, "s")},
+	}
+	for name, write := range map[string]func(io.Writer, *Run) error{"json": WriteJSON, "junit": WriteJUnit, "summary": WriteSummary} {
+		var b bytes.Buffer
+		if err := write(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), "s3cr") {
+			t.Errorf("%s shows the secret:\n%s", name, b.String())
+		}
+		if !strings.Contains(b.String(), "amqp://u:***@h:5672/") {
+			t.Errorf("%s lost the redacted URL:\n%s", name, b.String())
+		}
+	}
+	if !strings.Contains(r.Name, secret) {
+		t.Error("redaction modified the run itself")
 	}
 }

@@ -19,11 +19,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/reports"
 )
 
 // Exit codes, as DESIGN.md fixes them.
@@ -60,11 +62,22 @@ func Main(systems ...harness.System) int {
 	return Execute(ctx, os.Args[1:], os.Stdout, os.Stderr, systems...)
 }
 
+// printErr writes err after "edload: ", each line redacted and cleaned:
+// errors quote URLs, file contents and broker replies, so a password or an
+// escape sequence in one must not reach the terminal or a CI log.
+func printErr(w io.Writer, err error) {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = reports.Clean(reports.Redact(l))
+	}
+	fmt.Fprintln(w, "edload: "+strings.Join(lines, "\n"))
+}
+
 // Execute runs edload with args and maps its outcome to an exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, systems ...harness.System) int {
 	root, err := newRoot(stdout, stderr, systems)
 	if err != nil {
-		fmt.Fprintln(stderr, "edload:", err)
+		printErr(stderr, err)
 		return exitUsage
 	}
 	root.SetArgs(args)
@@ -80,21 +93,21 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, syste
 	}
 	var env *envError
 	if errors.As(err, &env) {
-		fmt.Fprintln(stderr, "edload:", err)
+		printErr(stderr, err)
 		return exitEnvironment
 	}
 	var input *inputError
 	if errors.As(err, &input) {
-		fmt.Fprintln(stderr, "edload:", err)
+		printErr(stderr, err)
 		return exitUsage
 	}
 	var usage *usageError
 	if errors.As(err, &usage) || isFlagError(err) {
-		fmt.Fprintln(stderr, "edload:", err)
+		printErr(stderr, err)
 		fmt.Fprintln(stderr, "Run 'edload --help' for usage.")
 		return exitUsage
 	}
-	fmt.Fprintln(stderr, "edload:", err)
+	printErr(stderr, err)
 	return exitBroken
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,5 +217,20 @@ func TestFindMaxCommand(t *testing.T) {
 				t.Fatalf("probe 2 left no history: %v", err)
 			}
 		})
+	}
+}
+
+// TestPrintErrRedactsAndCleans: an error quoting a URL with a password or
+// a broker's reply with an escape sequence reaches stderr without either;
+// a multi-line error (a file's problems) keeps its lines.
+func TestPrintErrRedactsAndCleans(t *testing.T) {
+	var b bytes.Buffer
+	printErr(&b, errors.New("dial amqp://u:s3cr;et@h:5672/: \x1b[2Jrefused\nspec.yaml:3:1: bad"))
+	got := b.String()
+	if strings.Contains(got, "s3cr") || strings.ContainsRune(got, '\x1b') {
+		t.Errorf("stderr shows a secret or an escape: %q", got)
+	}
+	if want := "edload: dial amqp://u:***@h:5672/: \uFFFD[2Jrefused\nspec.yaml:3:1: bad\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

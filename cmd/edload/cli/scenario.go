@@ -68,7 +68,7 @@ scenario.`,
 			}
 			if len(bad) > 0 {
 				for _, err := range bad {
-					fmt.Fprintln(stderr, err)
+					printErr(stderr, err)
 				}
 				return &inputError{fmt.Errorf("%d of %d scenario files are malformed", len(bad), len(files))}
 			}
