@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -151,20 +152,32 @@ func scenarioProvider(systems []harness.System, name string) (scenarios.Provider
 	return nil, fmt.Errorf("--system %q: want one of %s", name, strings.Join(systemNames(systems), ", "))
 }
 
-// scenarioFiles expands directories to their *.yaml files, sorted.
+// scenarioFiles expands directories to their *.yaml files, sorted. Paths
+// are taken literally: a file named "a[1].yaml" is that file, never a
+// pattern, so what runs is what was named.
 func scenarioFiles(args []string) ([]string, error) {
 	var files []string
 	for _, a := range args {
-		matches, err := filepath.Glob(filepath.Join(a, "*.yaml"))
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			files = append(files, a) // a missing file is the parser's error, with its name
+			continue
+		}
+		entries, err := os.ReadDir(a)
 		if err != nil {
 			return nil, err
 		}
-		if len(matches) == 0 {
-			files = append(files, a)
-			continue
+		var found []string
+		for _, e := range entries {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") {
+				found = append(found, filepath.Join(a, e.Name()))
+			}
 		}
-		sort.Strings(matches)
-		files = append(files, matches...)
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no *.yaml scenario files in the directory", a)
+		}
+		sort.Strings(found)
+		files = append(files, found...)
 	}
 	return files, nil
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -89,5 +91,35 @@ func TestScenarioOutputEscapesHostileNames(t *testing.T) {
 	}
 	if cases := readJUnit(t, dir).Cases; len(cases) != 1 || cases[0].Failure == nil { // and it parses
 		t.Errorf("junit.xml: %+v, want one failed case", cases)
+	}
+}
+
+// TestScenarioPathsAreLiteral: a directory named "s[1]" is that directory;
+// taken as a pattern it matched "s1" and ran another directory's files.
+func TestScenarioPathsAreLiteral(t *testing.T) {
+	root := t.TempDir()
+	pass, err := os.ReadFile("../../../scenarios/shop/happy-path.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail, err := os.ReadFile("testdata/wrong-status.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, data := range map[string][]byte{"s[1]": pass, "s1": fail} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, dir, "x.yaml"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := execute(t.Context(), []string{"scenario", "--timeout", "1s", filepath.Join(root, "s[1]")}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d, want %d (the passing file of s[1]):\n%s%s", code, exitOK, out.String(), errOut.String())
+	}
+	if code := execute(t.Context(), []string{"scenario", t.TempDir()}, &out, &errOut); code != exitUsage ||
+		!strings.Contains(errOut.String(), "no *.yaml scenario files") {
+		t.Errorf("an empty directory: exit %d:\n%s", code, errOut.String())
 	}
 }
