@@ -30,6 +30,7 @@ type dlqFlags struct {
 	brokers string
 	url     string
 	state   string
+	allow   []string
 	topic   string
 	group   string
 	limit   int
@@ -113,6 +114,7 @@ redriven (they stay in the DLQ); 2 bad usage; 3 the broker is unreachable.`,
 	pf.StringVar(&f.brokers, "brokers", "", "comma-separated host:port addresses (kafka, redis)")
 	pf.StringVar(&f.url, "url", "", "broker URL (nats://, amqp://, redis://)")
 	pf.StringVar(&f.state, "state", defaultStateFile, "state file of 'edload env up', read when no address is given")
+	pf.StringSliceVar(&f.allow, "allow-remote", nil, "hosts off this machine dlq may connect to (host, host:port or CIDR; loopback needs none)")
 	pf.StringVar(&f.topic, "topic", "", "dead-letter topic (required)")
 	pf.StringVar(&f.group, "group", "edkit-dlq-redrive", "consumer group that reads the dead-letter topic")
 	pf.IntVar(&f.limit, "limit", 0, "stop after this many entries (0: no limit)")
@@ -294,7 +296,13 @@ func openDLQBus(ctx context.Context, f *dlqFlags) (bus.Bus, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := probe(ctx, dialTargets(addrs, u)); err != nil {
+	targets := dialTargets(addrs, u)
+	for _, t := range targets {
+		if err := env.CheckTarget(t, f.allow); err != nil {
+			return nil, &usageError{err}
+		}
+	}
+	if err := probe(ctx, targets); err != nil {
 		return nil, err
 	}
 	var b bus.Bus

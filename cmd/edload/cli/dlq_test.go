@@ -183,3 +183,13 @@ func TestDLQUnreachableBrokerExit3(t *testing.T) {
 		}
 	}
 }
+
+// TestDLQRemoteNeedsAllow: dlq reaches only this machine unless told
+// otherwise; the error says how.
+func TestDLQRemoteNeedsAllow(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := execute(t.Context(), []string{"dlq", "ls", "--topic", "t", "--brokers", "10.9.8.7:9092"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "--allow-remote 10.9.8.7") {
+		t.Fatalf("exit %d, want %d naming --allow-remote:\n%s", code, exitUsage, errOut.String())
+	}
+}

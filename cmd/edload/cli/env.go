@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/external"
 	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/edkit-dev/edkit/reports"
 )
@@ -66,6 +67,9 @@ removes everything env up started.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&state, "state", defaultStateFile, "file recording the running environment")
+	var allow []string
+	cmd.PersistentFlags().StringSliceVar(&allow, "allow-remote", nil,
+		"hosts off this machine an external component may name (host, host:port or CIDR; loopback needs none)")
 
 	var timeout time.Duration
 	up := &cobra.Command{
@@ -79,7 +83,7 @@ removes everything env up started.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			return envUp(c.Context(), args[0], state, timeout, stdout)
+			return envUp(c.Context(), args[0], state, allow, timeout, stdout)
 		},
 	}
 	up.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long the components may take to be ready")
@@ -98,7 +102,7 @@ removes everything env up started.`,
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return envServe(args[0], state)
+			return envServe(args[0], state, allow)
 		},
 	}
 	cmd.AddCommand(up, down, serve)
@@ -149,7 +153,7 @@ func daemonUp(statePath string) (bool, error) {
 	return up, nil
 }
 
-func envUp(ctx context.Context, specPath, statePath string, timeout time.Duration, stdout io.Writer) error {
+func envUp(ctx context.Context, specPath, statePath string, allow []string, timeout time.Duration, stdout io.Writer) error {
 	if _, err := env.LoadSpec(specPath); err != nil {
 		return &inputError{err}
 	}
@@ -180,7 +184,11 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 	}
 	// The daemon must outlive this command: its own session, no context
 	// tying it to ours.
-	daemon := exec.Command(self, "env", "serve", abs, "--state", statePath) //nolint:gosec,noctx // our own binary, detached on purpose
+	args := []string{"env", "serve", abs, "--state", statePath}
+	for _, a := range allow {
+		args = append(args, "--allow-remote", a)
+	}
+	daemon := exec.Command(self, args...) //nolint:gosec,noctx // our own binary, detached on purpose
 	daemon.Stdout, daemon.Stderr = logf, logf
 	daemon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := daemon.Start(); err != nil {
@@ -226,7 +234,7 @@ func envUp(ctx context.Context, specPath, statePath string, timeout time.Duratio
 
 // envServe is the daemon: start, publish endpoints, hold until SIGTERM,
 // then close everything and remove the state file.
-func envServe(specPath, statePath string) error {
+func envServe(specPath, statePath string, allow []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	spec, err := env.LoadSpec(specPath)
@@ -248,7 +256,7 @@ func envServe(specPath, statePath string) error {
 	}
 	var mu sync.Mutex
 	took := map[string]time.Duration{}
-	opts := append(providers(), env.OnReady(func(name string, d time.Duration) {
+	opts := append(providers(external.Allow(allow...)), env.OnReady(func(name string, d time.Duration) {
 		mu.Lock()
 		took[name] = d
 		mu.Unlock()

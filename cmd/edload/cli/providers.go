@@ -12,11 +12,11 @@ import (
 // implementation. It is the one place that does: no global registry.
 // The container provider uses official images unless EDKIT_IMAGES=local
 // (edkit's offline images from `make images`).
-func providers() []env.StartOption {
+func providers(ext ...external.Option) []env.StartOption {
 	return []env.StartOption{
 		env.WithProvider(embedded.New()),
 		env.WithProvider(process.New()),
 		env.WithProvider(container.New()),
-		env.WithProvider(external.New()),
+		env.WithProvider(external.New(ext...)),
 	}
 }

@@ -20,6 +20,7 @@ import (
 // Provider returns handles to components that already run elsewhere.
 type Provider struct {
 	dialTimeout time.Duration
+	allow       []string
 }
 
 var _ env.Provider = (*Provider)(nil)
@@ -29,6 +30,12 @@ type Option func(*Provider)
 
 // DialTimeout bounds the reachability check (default 5 s).
 func DialTimeout(d time.Duration) Option { return func(p *Provider) { p.dialTimeout = d } }
+
+// Allow lets the provider reach the given hosts (a host, host:port or
+// CIDR each) besides loopback addresses; see env.CheckTarget.
+func Allow(hosts ...string) Option {
+	return func(p *Provider) { p.allow = append(p.allow, hosts...) }
+}
 
 // New returns the external provider.
 func New(opts ...Option) *Provider {
@@ -45,7 +52,8 @@ func (*Provider) Name() env.ProviderName { return env.External }
 // Supports every kind: the component is someone else's.
 func (*Provider) Supports(env.Kind) error { return nil }
 
-// Start checks that every address accepts a TCP connection and returns a
+// Start checks that every address is one it may reach (loopback, or
+// allowed: env.CheckTarget) and accepts a TCP connection, and returns a
 // handle to it. It does not speak the protocol: credentials and TLS belong
 // to the client that will use the endpoint.
 func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Component, error) {
@@ -59,6 +67,11 @@ func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Compo
 	}
 	if len(addrs) == 0 {
 		return nil, fmt.Errorf("external: %s: no addrs or url", spec.Name)
+	}
+	for _, a := range addrs {
+		if err := env.CheckTarget(a, p.allow); err != nil {
+			return nil, fmt.Errorf("external: %s: %w", spec.Name, err)
+		}
 	}
 	d := net.Dialer{Timeout: p.dialTimeout}
 	var errs []error

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/env/external"
@@ -62,5 +63,19 @@ func TestExternalUnreachable(t *testing.T) {
 	}}, env.WithProvider(external.New()))
 	if !errors.Is(err, env.ErrStart) || !strings.Contains(err.Error(), "no address answers") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRemoteNeedsAllow: an address off this machine is refused before
+// anything is dialled unless the host is allowed.
+func TestRemoteNeedsAllow(t *testing.T) {
+	spec := env.ComponentSpec{Name: "staging", Kind: env.KindKafka, Provider: env.External, Addrs: []string{"192.0.2.1:9092"}}
+	_, err := external.New(external.DialTimeout(50*time.Millisecond)).Start(t.Context(), spec)
+	if !errors.Is(err, env.ErrRemoteTarget) || !strings.Contains(err.Error(), "--allow-remote 192.0.2.1") {
+		t.Fatalf("Start(remote) = %v, want ErrRemoteTarget saying how to allow it", err)
+	}
+	_, err = external.New(external.DialTimeout(50*time.Millisecond), external.Allow("192.0.2.0/24")).Start(t.Context(), spec)
+	if err == nil || errors.Is(err, env.ErrRemoteTarget) {
+		t.Fatalf("Start(allowed remote) = %v, want a dial failure (TEST-NET answers nothing)", err)
 	}
 }
