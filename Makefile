@@ -60,13 +60,15 @@ images:
 # The main job: 20 s of open-loop load through the shop on embedded Kafka,
 # with the duplicate/delay fault on and inbox dedup on. Exits 0 when every
 # invariant held.
+# The run directory is replaced: edload refuses to overwrite a run unasked.
 demo:
+	@rm -rf $(RUN_DIR)
 	$(GO) run ./cmd/edload run --duration 20s --rate 100 --fault duplicate --dedup=true --out $(RUN_DIR)
 
 # The same run with dedup off: the duplicate-effect invariant breaks, exit 1.
 demo-nodedup:
 	@$(GO) build -o bin/edload ./cmd/edload
-	bin/edload run --duration 20s --rate 100 --fault duplicate --dedup=false --out runs/demo-nodedup; \
+	bin/edload run --duration 20s --rate 100 --fault duplicate --dedup=false --replace --out runs/demo-nodedup; \
 	code=$$?; echo "edload exited $$code"; exit $$code
 
 # -e: plain tidy stops on an ambiguous genproto import inside docker's own

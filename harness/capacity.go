@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -145,10 +144,7 @@ func (s SearchOptions) next(pass, fail float64) (float64, bool) {
 func probe(ctx context.Context, sys System, o Options, n int, rate float64) (Probe, error) {
 	o.Load.Rate = rate
 	if o.Out != "" {
-		o.Out = filepath.Join(o.Out, fmt.Sprintf("probe-%d", n))
-		if err := os.MkdirAll(o.Out, 0o755); err != nil { //nolint:gosec // G301: a report directory, readable on purpose
-			return Probe{}, err
-		}
+		o.Out = filepath.Join(o.Out, fmt.Sprintf("probe-%d", n)) // Run makes it
 	}
 	o.Config = append(append([]reports.KV(nil), o.Config...), reports.KV{Key: "probe", Value: fmt.Sprintf("%d at %.4g/s", n, rate)})
 	started := time.Now()

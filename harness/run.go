@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/edkit-dev/edkit/chaos"
@@ -58,7 +60,12 @@ type Options struct {
 	// (history.FileName), and checks.json, report.json and junit.xml are
 	// written at the end; `edload check` re-judges it. Left empty, the
 	// history streams to a temporary directory removed after the checks.
+	// Out must not be a symbolic link, and a directory that already holds
+	// a run is refused (ErrRunDirExists) unless Replace is set; one that
+	// holds anything else is always refused.
 	Out string
+	// Replace lets a run overwrite the run in Out (its files only).
+	Replace bool
 	// Profile is what the run permits (default the broker's guarantee
 	// profile, AtLeastOnce).
 	Profile *Profile
@@ -83,7 +90,7 @@ func (e *EnvError) Unwrap() error { return e.Err }
 // invariant: that is in the report (reports.Run.OK).
 func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error) {
 	started := time.Now()
-	dir, removeDir, err := runDir(o.Out)
+	dir, removeDir, err := runDir(o.Out, o.Replace)
 	if err != nil {
 		return nil, err
 	}
@@ -155,20 +162,90 @@ func DefaultFault(seed int64) chaos.MessageFaultConfig {
 	return chaos.MessageFaultConfig{Seed: seed, Duplicate: 0.02, Delay: 0.02, MaxDelay: 20 * time.Millisecond}
 }
 
-// runDir is the directory the history streams to: out, created, or a
-// temporary one that remove deletes.
-func runDir(out string) (dir string, remove func(), err error) {
-	if out != "" {
-		if err := os.MkdirAll(out, 0o755); err != nil { //nolint:gosec // G301: a report directory, readable on purpose
+// ErrRunDirExists is a run directory that already holds a run: a run
+// does not overwrite another's evidence unless told to (Options.Replace).
+var ErrRunDirExists = errors.New("harness: the run directory already holds a run")
+
+// runFiles are the files a run writes into its directory: all Replace
+// removes, and what tells a run directory from any other.
+var runFiles = []string{history.FileName, ChecksFile, reports.JSONFile, reports.JUnitFile}
+
+// runDir is the directory the history streams to: out, or a temporary one
+// that remove deletes. out is created if missing; it is never a symbolic
+// link (a run writes where it was told, not where a link points), and an
+// existing run in it is replaced only when asked.
+func runDir(out string, replace bool) (dir string, remove func(), err error) {
+	if out == "" {
+		dir, err = os.MkdirTemp("", "edkit-run-")
+		if err != nil {
+			return "", nil, fmt.Errorf("run directory: %w", err)
+		}
+		return dir, func() { _ = os.RemoveAll(dir) }, nil
+	}
+	exists, err := CheckRunDir(out, replace)
+	if err != nil {
+		return "", nil, err
+	}
+	if !exists {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil { //nolint:gosec // G301: a report directory, readable on purpose
+			return "", nil, fmt.Errorf("run directory: %w", err)
+		}
+		if err := os.Mkdir(out, 0o755); err != nil { //nolint:gosec // G301: as above
 			return "", nil, fmt.Errorf("run directory: %w", err)
 		}
 		return out, func() {}, nil
 	}
-	dir, err = os.MkdirTemp("", "edkit-run-")
-	if err != nil {
-		return "", nil, fmt.Errorf("run directory: %w", err)
+	for _, name := range runFiles {
+		if err := os.Remove(filepath.Join(out, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", nil, fmt.Errorf("run directory: %w", err)
+		}
 	}
-	return dir, func() { _ = os.RemoveAll(dir) }, nil
+	return out, func() {}, nil
+}
+
+// CheckRunDir reports whether a run may use out as its directory
+// (Options.Out), and whether it exists, changing nothing: a front end
+// calls it to refuse a bad --out before any broker starts. A missing or
+// empty directory may be used; one holding a run only with replace; a
+// symbolic link, a file, or a directory holding anything else never.
+func CheckRunDir(out string, replace bool) (exists bool, err error) {
+	fi, err := os.Lstat(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("run directory: %w", err)
+	case fi.Mode()&os.ModeSymlink != 0:
+		return true, fmt.Errorf("run directory %s is a symbolic link: give the directory itself", out)
+	case !fi.IsDir():
+		return true, fmt.Errorf("run directory %s is not a directory", out)
+	}
+	return true, checkRunDirFiles(out, replace)
+}
+
+// checkRunDirFiles refuses a directory holding files that are not a
+// run's, or a run when replace is not set.
+func checkRunDirFiles(out string, replace bool) error {
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	var foreign []string
+	hasRun := false
+	for _, e := range entries {
+		if slices.Contains(runFiles, e.Name()) {
+			hasRun = true
+		} else if !e.IsDir() || !strings.HasPrefix(e.Name(), "probe-") {
+			foreign = append(foreign, e.Name())
+		}
+	}
+	switch {
+	case len(foreign) > 0:
+		return fmt.Errorf("run directory %s holds files that are not a run's (%s): give an empty or new directory", out, strings.Join(foreign[:min(len(foreign), 3)], ", "))
+	case hasRun && !replace:
+		return fmt.Errorf("%s: %w (replace it with --replace, or give a new directory)", out, ErrRunDirExists)
+	}
+	return nil
 }
 
 func newEnv(b bus.Bus, rec *history.Recorder, o Options) *Env {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -59,9 +60,11 @@ const (
 	blocksAhead = 4
 )
 
-// CreateFile creates (or truncates) a history file at path.
+// CreateFile creates a new history file at path. It never follows a
+// symbolic link nor overwrites a file: a history is evidence, written only
+// where nothing was.
 func CreateFile(path string) (*FileWriter, error) {
-	f, err := os.Create(path) // #nosec G304 -- the user's run directory
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644) // #nosec G304 G302 -- the run directory, readable by CI uploaders
 	if err != nil {
 		return nil, err
 	}

@@ -145,3 +145,28 @@ func FuzzBinaryRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestCreateFileNeverOverwrites: a history is created only where nothing
+// was; an existing file or a symbolic link planted in its place is an
+// error, and the link's target is untouched.
+func TestCreateFileNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "victim")
+	if err := os.WriteFile(target, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, FileName)
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := CreateFile(link); err == nil {
+		_ = w.Close()
+		t.Fatal("CreateFile followed a symbolic link")
+	}
+	if _, err := CreateFile(target); err == nil {
+		t.Fatal("CreateFile overwrote a file")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Fatalf("the target now holds %q", b)
+	}
+}

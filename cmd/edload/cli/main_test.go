@@ -234,3 +234,22 @@ func TestPrintErrRedactsAndCleans(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestRunKeepsAnEarlierRun: a second run into the same --out is bad usage
+// until --replace says to overwrite the first.
+func TestRunKeepsAnEarlierRun(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"run", "--system", "echo", "--broker", "memory", "--duration", "300ms", "--rate", "50",
+		"--min-rate", "0.3", "--out", dir}
+	var out, errOut bytes.Buffer
+	if code := execute(t.Context(), args, &out, &errOut); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := execute(t.Context(), args, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "already holds a run") {
+		t.Fatalf("second run: exit %d, want %d:\n%s", code, exitUsage, errOut.String())
+	}
+	if code := execute(t.Context(), append(args, "--replace"), &out, &errOut); code != exitOK {
+		t.Fatalf("--replace: exit %d\n%s", code, errOut.String())
+	}
+}

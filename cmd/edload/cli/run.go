@@ -35,6 +35,7 @@ type runFlags struct {
 	probes     int
 	baseline   bool
 	workers    int
+	replace    bool
 	keys       int
 	keyDist    string
 	profile    string
@@ -57,6 +58,12 @@ type runFlags struct {
 	out        string
 	verbose    bool
 }
+
+// defaultOut is --out's default; a run replaces the run in it.
+const defaultOut = "runs/latest"
+
+// replacing reports whether the run may replace the run in --out.
+func (f *runFlags) replacing() bool { return f.replace || f.out == defaultOut }
 
 func (f *runFlags) validate() error {
 	var errs []error
@@ -228,7 +235,9 @@ system's read model shows the operation.`,
 		"duplicate deliveries permitted, duplicate effects not) or exactly-once (no duplicate delivery either)")
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "fail the run when end-to-end p99 exceeds this (0: no threshold)")
 	fl.Float64Var(&f.minRate, "min-rate", 0.95, "fail the run when the achieved rate is below this fraction of the scheduled one")
-	fl.StringVar(&f.out, "out", "runs/latest", "directory for report.json, junit.xml, checks.json and the history")
+	fl.StringVar(&f.out, "out", defaultOut, "directory for report.json, junit.xml, checks.json and the history; a run already\n"+
+		"there is replaced only with --replace (always for the default, whose name says it holds the latest)")
+	fl.BoolVar(&f.replace, "replace", false, "replace the run already in --out (its files only)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log the system's warnings (dead-letters, retries)")
 	if err := addSystemFlags(fl, systems); err != nil {
 		return nil, err
@@ -286,13 +295,11 @@ func (f *runFlags) messageFault() (*chaos.MessageFault, error) {
 	return chaos.NewMessageFault(cfg, clock.Real{})
 }
 
-// ensureDir makes the output directory before anything starts, so a bad
-// --out fails fast as bad usage rather than after the load.
-func ensureDir(dir string) error {
-	// 0o755 like reports.WriteDir: the run directory is uploaded as a CI
-	// artifact, possibly by another user.
-	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: shared with CI artifact uploaders on purpose
-		return &usageError{fmt.Errorf("--out %s: %w", dir, err)}
+// checkOut refuses a bad --out before anything starts, as bad usage
+// rather than after the load (harness.CheckRunDir).
+func checkOut(f *runFlags) error {
+	if _, err := harness.CheckRunDir(f.out, f.replacing()); err != nil {
+		return &usageError{fmt.Errorf("--out: %w", err)}
 	}
 	return nil
 }
@@ -300,7 +307,7 @@ func ensureDir(dir string) error {
 // runSystem is `edload run`: the flags become harness options, the run
 // core does the rest, and the summary goes to stdout.
 func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty *os.File) (*reports.Run, error) {
-	if err := ensureDir(f.out); err != nil {
+	if err := checkOut(f); err != nil {
 		return nil, err
 	}
 	fault, err := f.messageFault()
@@ -323,7 +330,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 			PayloadSize: f.payload, Seed: f.seed, WarmUp: f.warmUp},
 		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }),
 			loadgen.WithKeyDist(keys), loadgen.WithPacer(pacer)},
-		Fault: fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out,
+		Fault: fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out, Replace: f.replacing(),
 		Config: []reports.KV{
 			{Key: "rate", Value: f.rate}, {Key: "count", Value: fmt.Sprint(f.count)}, {Key: "duration", Value: f.duration.String()},
 			{Key: "workers", Value: fmt.Sprint(f.workers)}, {Key: "keys", Value: fmt.Sprint(f.keys)},
