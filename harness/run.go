@@ -18,6 +18,7 @@ import (
 	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/edkit-dev/edkit/harness/history"
 	"github.com/edkit-dev/edkit/harness/record"
 	"github.com/edkit-dev/edkit/loadgen"
@@ -176,7 +177,7 @@ var runFiles = []string{history.FileName, ChecksFile, reports.JSONFile, reports.
 // existing run in it is replaced only when asked.
 func runDir(out string, replace bool) (dir string, remove func(), err error) {
 	if out == "" {
-		dir, err = os.MkdirTemp("", "edkit-run-")
+		dir, err = ownership.MkdirTemp("", "edkit-run-")
 		if err != nil {
 			return "", nil, fmt.Errorf("run directory: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/edkit-dev/edkit/harness/history"
 )
 
@@ -76,7 +77,7 @@ func RunStream(s history.Stream, o StreamOptions, checkers ...Checker) ([]Result
 	if n <= o.MaxOps {
 		return Run(head, checkers...), nil
 	}
-	dir, err := os.MkdirTemp(o.TempDir, "edkit-check-")
+	dir, err := ownership.MkdirTemp(o.TempDir, "edkit-check-")
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}

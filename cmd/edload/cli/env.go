@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/container"
 	"github.com/edkit-dev/edkit/harness/env/external"
 	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/edkit-dev/edkit/reports"
@@ -96,6 +97,19 @@ removes everything env up started.`,
 			return envDown(c.Context(), state, stdout)
 		},
 	}
+	clean := &cobra.Command{
+		Use:   "clean",
+		Short: "Remove what a killed edload left behind: state, temp dirs, containers",
+		Long: `clean removes the leftovers of edload processes that died without cleaning
+up (SIGKILL, a crash, a failed env up): the state files of a daemon that no
+longer holds its lock, edkit's temporary directories whose recorded owner
+is gone, and edkit's containers whose owner process is gone. Anything whose
+owner still runs, or that edkit cannot prove it made, is left alone.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return envClean(c.Context(), state, stdout)
+		},
+	}
 	serve := &cobra.Command{
 		Use:    "serve SPEC",
 		Short:  "Hold an environment until SIGTERM (started by env up)",
@@ -105,7 +119,7 @@ removes everything env up started.`,
 			return envServe(args[0], state, allow)
 		},
 	}
-	cmd.AddCommand(up, down, serve)
+	cmd.AddCommand(up, down, clean, serve)
 	return cmd
 }
 
@@ -285,6 +299,39 @@ func envServe(specPath, statePath string, allow []string) error {
 		}
 	}
 	return cerr
+}
+
+// envClean removes what dead edload processes left: see the clean
+// command's help.
+func envClean(ctx context.Context, statePath string, stdout io.Writer) error {
+	up, err := daemonUp(statePath)
+	if err != nil {
+		return err
+	}
+	if !up {
+		for _, p := range []string{statePath, statePath + ".log", lockPath(statePath)} {
+			if err := os.Remove(p); err == nil {
+				fmt.Fprintf(stdout, "removed %s\n", p)
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	dirs, derr := ownership.Sweep("")
+	for _, d := range dirs {
+		fmt.Fprintf(stdout, "removed %s\n", d)
+	}
+	n, cerr := container.New().Sweep(ctx)
+	if n > 0 {
+		fmt.Fprintf(stdout, "removed %d container(s)\n", n)
+	}
+	if err := errors.Join(derr, cerr); err != nil {
+		return err
+	}
+	if up {
+		fmt.Fprintf(stdout, "an environment is still up (state %s): 'edload env down' stops it\n", statePath)
+	}
+	return nil
 }
 
 func envDown(ctx context.Context, statePath string, stdout io.Writer) error {

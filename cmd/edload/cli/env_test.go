@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -240,4 +241,94 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestEnvCleanAfterSIGKILL kills the environment daemon with SIGKILL, which
+// runs no cleanup: its servers die with it (Pdeathsig), and `env clean`
+// then removes the rest — state, log and lock files and every temp dir —
+// leaving nothing of it behind.
+func TestEnvCleanAfterSIGKILL(t *testing.T) {
+	bin := buildEdload(t)
+	tmp := t.TempDir() // the daemon's TMPDIR, so only its temp dirs are counted
+	// The process provider runs servers as an unprivileged user, who must
+	// reach their dirs under it.
+	for _, d := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(d, 0o755); err != nil { //nolint:gosec // see above
+			t.Fatal(err)
+		}
+	}
+	state := filepath.Join(t.TempDir(), "env.json")
+	spec := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(spec, []byte("components:\n  - {kind: redis, provider: process}\n  - {kind: kafka, provider: embedded}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		// Not t.Context(): the cleanup runs env down after it is cancelled.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	if out, code := run("env", "up", "--state", state, spec); code != exitOK {
+		t.Fatalf("env up exit %d:\n%s", code, out)
+	}
+	t.Cleanup(func() { run("env", "down", "--state", state) })
+	st, err := readState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := edkitDirs(t, tmp); len(left) == 0 {
+		t.Fatal("the environment made no temp dir: the test would prove nothing")
+	}
+	p, err := ownership.Open(st.Owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Release()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range st.Components {
+		for reachable(t.Context(), c.Addrs[0]) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still answers at %s after its daemon was killed", c.Name, c.Addrs[0])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	out, code := run("env", "clean", "--state", state)
+	if code != exitOK {
+		t.Fatalf("env clean exit %d:\n%s", code, out)
+	}
+	if left := edkitDirs(t, tmp); len(left) > 0 {
+		t.Errorf("env clean left %v:\n%s", left, out)
+	}
+	for _, f := range []string{state, state + ".log", lockPath(state)} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("env clean left %s:\n%s", f, out)
+		}
+	}
+}
+
+func edkitDirs(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ownership.TempPrefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

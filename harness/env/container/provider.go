@@ -184,40 +184,50 @@ func (p *Provider) client(ctx context.Context) (*testcontainers.DockerClient, er
 	return cli, nil
 }
 
-// sweep removes edkit-managed containers of this host whose owner process
-// is gone. Only the first call does anything.
-func (p *Provider) sweep(ctx context.Context) {
-	p.sweepOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		cli, err := p.client(ctx)
-		if err != nil {
-			return // Supports and Start report it
-		}
-		defer func() { _ = cli.Close() }()
-		list, err := cli.ContainerList(ctx, container.ListOptions{
-			All:     true,
-			Filters: filters.NewArgs(filters.Arg("label", LabelManaged+"=true")),
-		})
-		if err != nil {
-			p.sweepErr = err
-			return
-		}
-		var errs []error
-		for _, c := range list {
-			if c.Labels[LabelOwnerHost] != p.host {
-				continue
-			}
-			pid, err := strconv.Atoi(c.Labels[LabelOwnerPID])
-			if err != nil || pid <= 0 || alive(pid) {
-				continue
-			}
-			if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		p.sweepErr = errors.Join(errs...)
+// Sweep removes the edkit-managed containers of this host whose owner
+// process is gone — what a killed edload left behind — and reports how
+// many it removed. Containers of live owners, and other hosts', stay.
+func (p *Provider) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	p.sweepOnce.Do(func() { n, p.sweepErr = p.sweepNow(ctx) })
+	return n, p.sweepErr
+}
+
+// sweep is Sweep once per provider, before its first start.
+func (p *Provider) sweep(ctx context.Context) { _, _ = p.Sweep(ctx) }
+
+func (p *Provider) sweepNow(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cli, err := p.client(ctx)
+	if err != nil {
+		return 0, nil // no Docker: nothing of edkit's can be running there; Supports and Start say why
+	}
+	defer func() { _ = cli.Close() }()
+	list, err := cli.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelManaged+"=true")),
 	})
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	var errs []error
+	for _, c := range list {
+		if c.Labels[LabelOwnerHost] != p.host {
+			continue
+		}
+		pid, err := strconv.Atoi(c.Labels[LabelOwnerPID])
+		if err != nil || pid <= 0 || alive(pid) {
+			continue
+		}
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
 }
 
 // alive reports whether a process with this pid exists (EPERM: it exists

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/env/netfault"
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 )
 
 // Option configures a Provider.
@@ -133,7 +134,7 @@ func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Compo
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "edkit-"+string(spec.Kind)+"-*")
+	dir, err := ownership.MkdirTemp("", "edkit-"+string(spec.Kind)+"-*")
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -148,4 +149,53 @@ func TestHelperHoldLock(t *testing.T) {
 	}
 	os.Stdout.WriteString("held")
 	time.Sleep(time.Minute)
+}
+
+// TestSweep: the temp dirs of a process that died are removed; those of a
+// live process, and dirs without a marker, stay.
+func TestSweep(t *testing.T) {
+	root := t.TempDir()
+	mine, err := MkdirTemp(root, "edkit-live-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperMkdirTemp$")
+	child.Env = append(os.Environ(), "OWNERSHIP_TEMP="+root)
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	unmarked := filepath.Join(root, "edkit-unmarked")
+	other := filepath.Join(root, "someone-else")
+	for _, d := range []string{unmarked, other} {
+		if err := os.Mkdir(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := Sweep(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || !strings.HasPrefix(filepath.Base(removed[0]), "edkit-dead-") {
+		t.Errorf("removed %v, want the dead child's dir alone", removed)
+	}
+	for _, d := range []string{mine, unmarked, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
+	}
+	if _, err := MkdirTemp(root, "tmp-"); err == nil {
+		t.Error("a pattern without the edkit- prefix was accepted")
+	}
+}
+
+// TestHelperMkdirTemp is the child of TestSweep: it makes a marked temp
+// dir and exits without removing it, as a killed process would.
+func TestHelperMkdirTemp(t *testing.T) {
+	root := os.Getenv("OWNERSHIP_TEMP")
+	if root == "" {
+		t.Skip("helper process for TestSweep")
+	}
+	if _, err := MkdirTemp(root, "edkit-dead-"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 )
 
 // server is what differs between kinds: how to lay out the dir, how to run
@@ -111,7 +112,7 @@ func (in *Instance) StartupTime() time.Duration {
 // create makes the temp dir, prepares it and starts the server; on failure
 // it removes everything it made.
 func (in *Instance) create(ctx context.Context) (err error) {
-	in.dir, err = os.MkdirTemp("", "edkit-"+string(in.kind)+"-")
+	in.dir, err = ownership.MkdirTemp("", "edkit-"+string(in.kind)+"-")
 	if err != nil {
 		return fmt.Errorf("process: %s: temp dir: %w", in.name, err)
 	}
