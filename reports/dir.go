@@ -2,12 +2,12 @@ package reports
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/edkit-dev/edkit/reference/atomicfile"
 )
 
 // Names of the files WriteDir writes.
@@ -37,42 +37,9 @@ func WriteDir(dir string, r *Run) error {
 		if err := f.write(&buf, r); err != nil {
 			return fmt.Errorf("reports: %s: %w", f.name, err)
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.name), buf.Bytes()); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("reports: %w", err)
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it over path. On any failure the temporary file is closed and removed, and
-// errors from that cleanup are joined to the one returned.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	closed := false
-	defer func() {
-		if err == nil {
-			return // renamed: nothing left to clean up
-		}
-		if !closed {
-			err = errors.Join(err, tmp.Close())
-		}
-		if rerr := os.Remove(tmp.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = errors.Join(err, rerr)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	closed = true
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

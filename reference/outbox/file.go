@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/edkit-dev/edkit/reference/atomicfile"
 )
 
 // FileCheckpoint is a durable Checkpoint in one small file. Save writes a
@@ -59,47 +60,8 @@ func (c *FileCheckpoint) Save(ctx context.Context, pos uint64) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := writeAtomic(c.path, []byte(strconv.FormatUint(pos, 10)+"\n")); err != nil {
+	if err := atomicfile.Write(c.path, []byte(strconv.FormatUint(pos, 10)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("outbox: save checkpoint %d: %w", pos, err)
 	}
 	return nil
-}
-
-// writeAtomic replaces path with data: temp file, fsync, rename, fsync of
-// the directory (without which the rename itself may not survive a crash).
-func writeAtomic(path string, data []byte) (err error) {
-	tmp := path + ".tmp"
-	//nolint:gosec // G304: the path is the checkpoint's own, chosen by the caller that owns the directory.
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	if err = d.Sync(); err != nil {
-		_ = d.Close()
-		return err
-	}
-	return d.Close()
 }

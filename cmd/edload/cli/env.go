@@ -20,6 +20,7 @@ import (
 	"github.com/edkit-dev/edkit/harness/env/container"
 	"github.com/edkit-dev/edkit/harness/env/external"
 	"github.com/edkit-dev/edkit/harness/env/ownership"
+	"github.com/edkit-dev/edkit/reference/atomicfile"
 	"github.com/edkit-dev/edkit/reports"
 )
 
@@ -147,11 +148,7 @@ func writeState(path string, s *envState) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o600)
 }
 
 // lockPath is the lock the daemon holds for its life, beside the state:

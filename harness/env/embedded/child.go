@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/reference/atomicfile"
 )
 
 // BrokerBinaryEnv names the environment variable that points child mode at
@@ -294,7 +295,7 @@ func builtBroker(ctx context.Context) (string, error) {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("%w: go build: %w\n%s", ErrBrokerBinary, err, msg)
 	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := atomicfile.Rename(tmp, out); err != nil {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("%w: %w", ErrBrokerBinary, err)
 	}
