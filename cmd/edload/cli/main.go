@@ -111,6 +111,15 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, syste
 	return exitBroken
 }
 
+// ExitCodes is the exit code table, the same in --help and the README
+// (TestExitCodesDocumented keeps them so).
+const ExitCodes = `Exit codes:
+  0    every invariant and threshold held
+  1    an invariant or threshold broke
+  2    bad usage or bad input (a flag, a file, a path)
+  3    the environment could not be started
+  130  interrupted (after cleanup)`
+
 // flagError marks errors cobra reports for bad flags and arguments; cobra
 // returns them as plain errors, so SetFlagErrorFunc wraps them.
 type flagError struct{ err error }
@@ -126,6 +135,7 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 	root := &cobra.Command{
 		Use:           "edload",
 		Short:         "Load, consistency gates and chaos for event-driven systems",
+		Long:          "Load, consistency gates and chaos for event-driven systems.\n\n" + ExitCodes,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,

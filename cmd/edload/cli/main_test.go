@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,5 +252,27 @@ func TestRunKeepsAnEarlierRun(t *testing.T) {
 	}
 	if code := execute(t.Context(), append(args, "--replace"), &out, &errOut); code != exitOK {
 		t.Fatalf("--replace: exit %d\n%s", code, errOut.String())
+	}
+}
+
+// TestExitCodesDocumented: the table --help prints is the README's, and
+// names the codes Execute returns.
+func TestExitCodesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := strings.TrimPrefix(ExitCodes, "Exit codes:\n")
+	if !strings.Contains(string(readme), table) {
+		t.Errorf("README.md lacks the exit code table:\n%s", table)
+	}
+	var out bytes.Buffer
+	if code := execute(t.Context(), []string{"--help"}, &out, &out); code != exitOK || !strings.Contains(out.String(), ExitCodes) {
+		t.Errorf("--help (exit %d) lacks the table:\n%s", code, out.String())
+	}
+	for _, c := range []int{exitOK, exitBroken, exitUsage, exitEnvironment, exitInterrupted} {
+		if !strings.Contains(table, fmt.Sprintf("\n  %-4d ", c)) && !strings.HasPrefix(table, fmt.Sprintf("  %-4d ", c)) {
+			t.Errorf("exit code %d is not in the table", c)
+		}
 	}
 }
