@@ -293,233 +293,42 @@ func (pq *partQueue) next(limit int, keysOut map[string]int) *entry {
 
 // pump owns all subscription state: it hands out deliveries of the
 // partitions the current generation assigns, takes settles, and decides
-// what to commit through which generation.
+// what to commit through which generation. One goroutine runs it, so the
+// state needs no lock (pumpState).
 func (s *subscription) pump(ctx context.Context) {
 	defer s.b.subs.Done()
 	defer close(s.out)
-
-	cfg := s.b.cfg
-	var gen *kafka.Generation // nil between generations: nothing is handed out
-	parts := map[int]*partQueue{}
-	var order []int // assigned partitions, for round robin
-	rr := 0
-	keysOut := map[string]int{}
-	buffered := 0
-	toCommit := map[int]int64{} // per partition: the offset after the done prefix, not yet committed
-	committing := false         // a batch is with the committer
-	var wait <-chan time.Time   // CommitInterval after the last commit
-	var pending *entry
-	var pendingD *delivery
-
-	sendCommit := func() {
-		offsets := make(map[int]int64, len(toCommit))
-		for p, off := range toCommit {
-			offsets[p] = off
-			delete(toCommit, p)
-		}
-		s.commits <- commitReq{gen: gen, offsets: offsets}
-		committing = true
-	}
-	commitResultIn := func(res commitResult) {
-		committing = false
-		if res.err != nil {
-			if res.gen != gen {
-				// Only the generation that owned the partitions may
-				// commit them; the next one's assignment says where the
-				// group resumes.
-				return
-			}
-			// Not committed: keep the offsets unless a later one is
-			// already waiting, and try again after a pause.
-			for p, off := range res.offsets {
-				if cur, ok := toCommit[p]; !ok || cur < off {
-					toCommit[p] = off
-				}
-			}
-			wait = time.After(max(cfg.commitEvery, 100*time.Millisecond))
-			return
-		}
-		for p, off := range res.offsets {
-			if pq := parts[p]; pq != nil && pq.committed < off {
-				pq.committed = off
-			}
-		}
-		if cfg.commitEvery > 0 {
-			wait = time.After(cfg.commitEvery)
-		}
-	}
-	keyDone := func(e *entry) {
-		if len(e.km.Key) > 0 {
-			k := string(e.km.Key)
-			if keysOut[k]--; keysOut[k] == 0 {
-				delete(keysOut, k)
-			}
-		}
-	}
-	// revoke drops a partition this member no longer owns: its unsettled
-	// deliveries can no longer be settled, and nothing of it is committed.
-	revoke := func(p int, pq *partQueue) {
-		s.mu.Lock()
-		for _, e := range pq.entries {
-			if e.state == out {
-				e.d.revoked = true
-				keyDone(e)
-			}
-		}
-		s.mu.Unlock()
-		buffered -= len(pq.entries)
-		pq.pr.cancel()
-		delete(toCommit, p)
-		delete(parts, p)
-	}
-	// assign takes a new generation: a partition stays as it is when the
-	// group resumes it where this member's window starts (nobody else
-	// committed it since); any other is revoked, or read afresh.
-	assign := func(g *kafka.Generation) {
-		assigned := map[int]int64{}
-		for _, a := range g.Assignments[s.topic] {
-			assigned[a.ID] = a.Offset
-		}
-		kept := order[:0]
-		for _, p := range order {
-			pq := parts[p]
-			if off, ok := assigned[p]; ok && off == pq.committed {
-				kept = append(kept, p)
-				delete(assigned, p)
-				continue
-			}
-			revoke(p, pq)
-		}
-		order = kept
-		added := make([]int, 0, len(assigned))
-		for p := range assigned {
-			added = append(added, p)
-		}
-		slices.Sort(added)
-		for _, p := range added {
-			off := assigned[p]
-			parts[p] = &partQueue{last: -1, committed: off, pr: s.startReader(ctx, p, off)}
-			order = append(order, p)
-		}
-		rr = 0
-		gen = g
-	}
-
-	var spare []settleReq
-	apply := func(req settleReq) {
-		e := req.d.e
-		if req.d.revoked || e.state != out || e.d != req.d {
-			return
-		}
-		pq := parts[e.km.Partition]
-		pq.out--
-		keyDone(e)
-		e.d = nil
-		if !req.advance {
-			e.state = queued // the first queued entry: it goes again first
-			return
-		}
-		e.state = done
-		n := 0
-		for n < len(pq.entries) && pq.entries[n].state == done {
-			n++
-		}
-		if n > 0 {
-			toCommit[e.km.Partition] = pq.entries[n-1].km.Offset + 1
-			clear(pq.entries[:n])
-			pq.entries = pq.entries[n:]
-			buffered -= n
-		}
-	}
-
-	defer func() {
-		s.cancel()                                     // stops join and the partition readers
-		for _, req := range s.takeSettles(nil, true) { // later ones are revoked
-			apply(req)
-		}
-		if committing {
-			commitResultIn(<-s.results)
-		}
-		if gen != nil && len(toCommit) > 0 {
-			// The final commit: what was acked is committed before the
-			// channel closes, so the next member of the group starts after it.
-			sendCommit()
-			<-s.results
-		}
-		close(s.commits)
-		close(s.quit)
-		_ = s.cg.Close() // leaves the group; it reports no error
-		s.wg.Wait()
-	}()
-
+	ps := &pumpState{s: s, cfg: s.b.cfg, parts: map[int]*partQueue{}, keysOut: map[string]int{}, toCommit: map[int]int64{}}
+	defer ps.finish()
 	for {
-		if pending == nil && gen != nil {
-			for i := range order {
-				p := order[(rr+i)%len(order)]
-				if e := parts[p].next(cfg.maxInFlight, keysOut); e != nil {
-					pending = e
-					pendingD = &delivery{s: s, e: e, km: e.km, msg: fromKafka(e.km)}
-					rr = (rr + i + 1) % len(order)
-					break
-				}
-			}
-		}
+		ps.pickPending()
 		var outCh chan bus.Delivery
-		if pending != nil {
+		if ps.pending != nil {
 			outCh = s.out
 		}
 		fetched := s.fetched
-		if buffered >= cfg.maxBuffered {
+		if ps.buffered >= ps.cfg.maxBuffered {
 			fetched = nil
 		}
-		if !committing && wait == nil && len(toCommit) > 0 && gen != nil {
-			sendCommit() // the committer is idle: this does not wait
+		if !ps.committing && ps.wait == nil && len(ps.toCommit) > 0 && ps.gen != nil {
+			ps.sendCommit() // the committer is idle: this does not wait
 		}
 		select {
-		case outCh <- pendingD:
-			pending.state, pending.d = out, pendingD
-			parts[pending.km.Partition].out++
-			if len(pending.km.Key) > 0 {
-				keysOut[string(pending.km.Key)]++
-			}
-			pending, pendingD = nil, nil
+		case outCh <- ps.pendingD:
+			ps.handedOut()
 		case fm := <-fetched:
-			pq := parts[fm.km.Partition]
-			if pq == nil || pq.pr != fm.pr || fm.km.Offset <= pq.last {
-				continue // from a revoked partition's reader
-			}
-			pq.last = fm.km.Offset
-			pq.entries = append(pq.entries, &entry{km: fm.km})
-			buffered++
+			ps.fetchedIn(fm)
 		case <-s.settled:
-			q := s.takeSettles(spare, false)
-			for _, req := range q {
-				apply(req)
-			}
-			spare = q
+			ps.settledIn()
 		case res := <-s.results:
-			commitResultIn(res)
-		case <-wait:
-			wait = nil
+			ps.commitResultIn(res)
+		case <-ps.wait:
+			ps.wait = nil
 		case g := <-s.gens:
-			pending, pendingD = nil, nil
-			assign(g)
+			ps.pending, ps.pendingD = nil, nil
+			ps.assign(ctx, g)
 		case end := <-s.ends:
-			if end.gen == gen {
-				// Hand out nothing more until the next generation says
-				// which partitions are still this member's, and commit
-				// what is settled while this generation still may.
-				pending, pendingD = nil, nil
-				if committing {
-					commitResultIn(<-s.results)
-				}
-				if len(toCommit) > 0 {
-					sendCommit()
-					commitResultIn(<-s.results)
-				}
-				gen = nil
-			}
-			close(end.done)
+			ps.endIn(end)
 		case <-s.failed:
 			return
 		case <-ctx.Done():
@@ -528,6 +337,243 @@ func (s *subscription) pump(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// pumpState is the subscription's state, touched by the pump goroutine
+// only (a delivery's revoked flag also under s.mu, for its reader).
+type pumpState struct {
+	s   *subscription
+	cfg config
+
+	gen      *kafka.Generation // nil between generations: nothing is handed out
+	parts    map[int]*partQueue
+	order    []int // assigned partitions, for round robin
+	rr       int
+	keysOut  map[string]int // keys with a delivery out, for per-key order
+	buffered int
+
+	toCommit   map[int]int64    // per partition: the offset after the done prefix, not yet committed
+	committing bool             // a batch is with the committer
+	wait       <-chan time.Time // CommitInterval after the last commit
+
+	pending  *entry // the next entry to hand out, and its delivery
+	pendingD *delivery
+	spare    []settleReq
+}
+
+// pickPending chooses the next entry to hand out, round robin over the
+// assigned partitions, when none is waiting.
+func (ps *pumpState) pickPending() {
+	if ps.pending != nil || ps.gen == nil {
+		return
+	}
+	for i := range ps.order {
+		p := ps.order[(ps.rr+i)%len(ps.order)]
+		if e := ps.parts[p].next(ps.cfg.maxInFlight, ps.keysOut); e != nil {
+			ps.pending = e
+			ps.pendingD = &delivery{s: ps.s, e: e, km: e.km, msg: fromKafka(e.km)}
+			ps.rr = (ps.rr + i + 1) % len(ps.order)
+			return
+		}
+	}
+}
+
+// handedOut records that the subscriber took the pending delivery.
+func (ps *pumpState) handedOut() {
+	e := ps.pending
+	e.state, e.d = out, ps.pendingD
+	ps.parts[e.km.Partition].out++
+	if len(e.km.Key) > 0 {
+		ps.keysOut[string(e.km.Key)]++
+	}
+	ps.pending, ps.pendingD = nil, nil
+}
+
+// fetchedIn queues a fetched message, unless its partition was revoked.
+func (ps *pumpState) fetchedIn(fm fetchedMsg) {
+	pq := ps.parts[fm.km.Partition]
+	if pq == nil || pq.pr != fm.pr || fm.km.Offset <= pq.last {
+		return // from a revoked partition's reader
+	}
+	pq.last = fm.km.Offset
+	pq.entries = append(pq.entries, &entry{km: fm.km})
+	ps.buffered++
+}
+
+// settledIn applies the settles the subscriber made since the last time.
+func (ps *pumpState) settledIn() {
+	q := ps.s.takeSettles(ps.spare, false)
+	for _, req := range q {
+		ps.apply(req)
+	}
+	ps.spare = q
+}
+
+// endIn takes the end of a generation: hand out nothing more until the
+// next one says which partitions are still this member's, and commit what
+// is settled while this generation still may.
+func (ps *pumpState) endIn(end genEnd) {
+	if end.gen == ps.gen {
+		ps.pending, ps.pendingD = nil, nil
+		if ps.committing {
+			ps.commitResultIn(<-ps.s.results)
+		}
+		if len(ps.toCommit) > 0 {
+			ps.sendCommit()
+			ps.commitResultIn(<-ps.s.results)
+		}
+		ps.gen = nil
+	}
+	close(end.done)
+}
+
+func (ps *pumpState) sendCommit() {
+	offsets := make(map[int]int64, len(ps.toCommit))
+	for p, off := range ps.toCommit {
+		offsets[p] = off
+		delete(ps.toCommit, p)
+	}
+	ps.s.commits <- commitReq{gen: ps.gen, offsets: offsets}
+	ps.committing = true
+}
+
+func (ps *pumpState) commitResultIn(res commitResult) {
+	ps.committing = false
+	if res.err != nil {
+		if res.gen != ps.gen {
+			// Only the generation that owned the partitions may
+			// commit them; the next one's assignment says where the
+			// group resumes.
+			return
+		}
+		// Not committed: keep the offsets unless a later one is
+		// already waiting, and try again after a pause.
+		for p, off := range res.offsets {
+			if cur, ok := ps.toCommit[p]; !ok || cur < off {
+				ps.toCommit[p] = off
+			}
+		}
+		ps.wait = time.After(max(ps.cfg.commitEvery, 100*time.Millisecond))
+		return
+	}
+	for p, off := range res.offsets {
+		if pq := ps.parts[p]; pq != nil && pq.committed < off {
+			pq.committed = off
+		}
+	}
+	if ps.cfg.commitEvery > 0 {
+		ps.wait = time.After(ps.cfg.commitEvery)
+	}
+}
+
+func (ps *pumpState) keyDone(e *entry) {
+	if len(e.km.Key) > 0 {
+		k := string(e.km.Key)
+		if ps.keysOut[k]--; ps.keysOut[k] == 0 {
+			delete(ps.keysOut, k)
+		}
+	}
+}
+
+// revoke drops a partition this member no longer owns: its unsettled
+// deliveries can no longer be settled, and nothing of it is committed.
+func (ps *pumpState) revoke(p int, pq *partQueue) {
+	ps.s.mu.Lock()
+	for _, e := range pq.entries {
+		if e.state == out {
+			e.d.revoked = true
+			ps.keyDone(e)
+		}
+	}
+	ps.s.mu.Unlock()
+	ps.buffered -= len(pq.entries)
+	pq.pr.cancel()
+	delete(ps.toCommit, p)
+	delete(ps.parts, p)
+}
+
+// assign takes a new generation: a partition stays as it is when the
+// group resumes it where this member's window starts (nobody else
+// committed it since); any other is revoked, or read afresh.
+func (ps *pumpState) assign(ctx context.Context, g *kafka.Generation) {
+	assigned := map[int]int64{}
+	for _, a := range g.Assignments[ps.s.topic] {
+		assigned[a.ID] = a.Offset
+	}
+	kept := ps.order[:0]
+	for _, p := range ps.order {
+		pq := ps.parts[p]
+		if off, ok := assigned[p]; ok && off == pq.committed {
+			kept = append(kept, p)
+			delete(assigned, p)
+			continue
+		}
+		ps.revoke(p, pq)
+	}
+	ps.order = kept
+	added := make([]int, 0, len(assigned))
+	for p := range assigned {
+		added = append(added, p)
+	}
+	slices.Sort(added)
+	for _, p := range added {
+		off := assigned[p]
+		ps.parts[p] = &partQueue{last: -1, committed: off, pr: ps.s.startReader(ctx, p, off)}
+		ps.order = append(ps.order, p)
+	}
+	ps.rr = 0
+	ps.gen = g
+}
+
+// apply settles one delivery: a nack puts it back first in line; an ack
+// marks it done and moves the partition's commit point over the done
+// prefix.
+func (ps *pumpState) apply(req settleReq) {
+	e := req.d.e
+	if req.d.revoked || e.state != out || e.d != req.d {
+		return
+	}
+	pq := ps.parts[e.km.Partition]
+	pq.out--
+	ps.keyDone(e)
+	e.d = nil
+	if !req.advance {
+		e.state = queued // the first queued entry: it goes again first
+		return
+	}
+	e.state = done
+	n := 0
+	for n < len(pq.entries) && pq.entries[n].state == done {
+		n++
+	}
+	if n > 0 {
+		ps.toCommit[e.km.Partition] = pq.entries[n-1].km.Offset + 1
+		clear(pq.entries[:n])
+		pq.entries = pq.entries[n:]
+		ps.buffered -= n
+	}
+}
+
+// finish ends the subscription: later settles are revoked, what was acked
+// is committed before the channel closes (so the next member of the group
+// starts after it), and the group is left.
+func (ps *pumpState) finish() {
+	s := ps.s
+	s.cancel()                                     // stops join and the partition readers
+	for _, req := range s.takeSettles(nil, true) { // later ones are revoked
+		ps.apply(req)
+	}
+	if ps.committing {
+		ps.commitResultIn(<-s.results)
+	}
+	if ps.gen != nil && len(ps.toCommit) > 0 {
+		ps.sendCommit()
+		<-s.results
+	}
+	close(s.commits)
+	close(s.quit)
+	_ = s.cg.Close() // leaves the group; it reports no error
+	s.wg.Wait()
 }
 
 // delivery is one kafka message handed to the subscriber.
