@@ -167,142 +167,181 @@ type keyQueue struct {
 
 func (kq *keyQueue) idle() bool { return kq.inflight == nil && kq.waitSeq == 0 }
 
+// pump hands out one delivery per key at a time, in stream order, holding
+// a key back while its nacked message is awaited again. One goroutine runs
+// it, so pumpState needs no lock.
 func (s *subscription) pump(ctx context.Context) {
 	defer s.b.subs.Done()
 	defer close(s.out)
-	keys := map[string]*keyQueue{}
-	held := map[uint64]*delivery{} // queued or in flight, by stream sequence
-	var ready []string             // keys with a queued head, idle
-	waiting := 0                   // keys awaiting a redelivery
-	defer func() {
-		s.cancel()
-		close(s.done)
-		for m := range s.fetched { // let fetch exit; what it still sent goes back at once, not after AckWait
-			_ = m.Nak()
-		}
-		for _, kq := range keys {
-			if kq.timer != nil {
-				kq.timer.Stop()
-			}
-			// Fetched but never handed out: give them back to the group at
-			// once (best effort; the server redelivers after AckWait
-			// anyway). Deliveries in flight stay with their holder, who
-			// may still settle them.
-			for _, d := range kq.queue {
-				_ = d.m.Nak()
-			}
-		}
-	}()
-	markReady := func(key string, kq *keyQueue, front bool) {
-		if len(kq.queue) == 0 || !kq.idle() {
-			return
-		}
-		if front {
-			ready = append([]string{key}, ready...)
-		} else {
-			ready = append(ready, key)
-		}
-	}
-	var pending *delivery
+	ps := &pumpState{s: s, keys: map[string]*keyQueue{}, held: map[uint64]*delivery{}}
+	defer ps.finish()
 	for {
-		if pending == nil && len(ready) > 0 {
-			pending = keys[ready[0]].queue[0]
+		if ps.pending == nil && len(ps.ready) > 0 {
+			ps.pending = ps.keys[ps.ready[0]].queue[0]
 		}
 		var out chan bus.Delivery
-		if pending != nil {
+		if ps.pending != nil {
 			out = s.out
 		}
 		fetched := s.fetched
-		if n := len(held); n >= s.b.cfg.maxBuffered && (waiting == 0 || n >= 2*s.b.cfg.maxBuffered) {
+		if n := len(ps.held); n >= s.b.cfg.maxBuffered && (ps.waiting == 0 || n >= 2*s.b.cfg.maxBuffered) {
 			fetched = nil
 		}
 		select {
-		case out <- pending:
-			kq := keys[pending.msg.Key]
-			kq.queue = kq.queue[1:]
-			kq.inflight = pending
-			// Not always ready[0]: a redelivered head may have been put
-			// in front since pending was picked.
-			for i, k := range ready {
-				if k == pending.msg.Key {
-					ready = append(ready[:i], ready[i+1:]...)
-					break
-				}
-			}
-			pending = nil
+		case out <- ps.pending:
+			ps.handedOut()
 		case m, ok := <-fetched:
 			if !ok {
 				return
 			}
-			d, err := s.newDelivery(m)
-			if err != nil {
-				continue // not a JetStream message: nothing to settle
-			}
-			kq := keys[d.msg.Key]
-			if kq == nil {
-				kq = &keyQueue{}
-				keys[d.msg.Key] = kq
-			}
-			switch old := held[d.seq]; {
-			case kq.waitSeq == d.seq:
-				// The awaited redelivery: it goes first again.
-				kq.waitSeq = 0
-				waiting--
-				kq.timer.Stop()
-				kq.queue = append([]*delivery{d}, kq.queue...)
-				held[d.seq] = d
-				markReady(d.msg.Key, kq, true)
-			case old != nil:
-				// Redelivered after AckWait while held here: keep the
-				// fresher copy if it is still queued.
-				for i, q := range kq.queue {
-					if q == old {
-						kq.queue[i] = d
-						held[d.seq] = d
-						if pending == old {
-							pending = d
-						}
-					}
-				}
-			default:
-				kq.queue = append(kq.queue, d)
-				held[d.seq] = d
-				if len(kq.queue) == 1 {
-					markReady(d.msg.Key, kq, false)
-				}
-			}
+			ps.fetchedIn(m)
 		case req := <-s.settles:
-			kq := keys[req.d.msg.Key]
-			if kq == nil || kq.inflight != req.d {
-				continue
-			}
-			kq.inflight = nil
-			delete(held, req.d.seq)
-			if req.out == awaitRedelivery {
-				kq.waitSeq = req.d.seq
-				waiting++
-				w := waitKey{key: req.d.msg.Key, seq: req.d.seq}
-				kq.timer = time.AfterFunc(s.b.cfg.redeliveryWait, func() {
-					select {
-					case s.expired <- w:
-					case <-s.done:
-					}
-				})
-				continue
-			}
-			markReady(req.d.msg.Key, kq, false)
+			ps.settledIn(req)
 		case w := <-s.expired:
-			kq := keys[w.key]
-			if kq.waitSeq != w.seq {
-				continue
-			}
-			kq.waitSeq = 0
-			waiting--
-			markReady(w.key, kq, true)
+			ps.expiredIn(w)
 		case <-ctx.Done():
 			return
 		case <-s.b.done:
 			return
+		}
+	}
+}
+
+// pumpState is what the pump owns.
+type pumpState struct {
+	s       *subscription
+	keys    map[string]*keyQueue
+	held    map[uint64]*delivery // queued or in flight, by stream sequence
+	ready   []string             // keys with a queued head, idle
+	waiting int                  // keys awaiting a redelivery
+	pending *delivery
+}
+
+// markReady queues key for handing out when its head may go: first when
+// the head is a redelivery that must go again before anything else.
+func (ps *pumpState) markReady(key string, kq *keyQueue, front bool) {
+	if len(kq.queue) == 0 || !kq.idle() {
+		return
+	}
+	if front {
+		ps.ready = append([]string{key}, ps.ready...)
+	} else {
+		ps.ready = append(ps.ready, key)
+	}
+}
+
+// handedOut records that the subscriber took the pending delivery.
+func (ps *pumpState) handedOut() {
+	kq := ps.keys[ps.pending.msg.Key]
+	kq.queue = kq.queue[1:]
+	kq.inflight = ps.pending
+	// Not always ready[0]: a redelivered head may have been put in front
+	// since pending was picked.
+	for i, k := range ps.ready {
+		if k == ps.pending.msg.Key {
+			ps.ready = append(ps.ready[:i], ps.ready[i+1:]...)
+			break
+		}
+	}
+	ps.pending = nil
+}
+
+// fetchedIn queues a fetched message behind its key's others, or first
+// when it is the redelivery its key awaits.
+func (ps *pumpState) fetchedIn(m jetstream.Msg) {
+	d, err := ps.s.newDelivery(m)
+	if err != nil {
+		return // not a JetStream message: nothing to settle
+	}
+	kq := ps.keys[d.msg.Key]
+	if kq == nil {
+		kq = &keyQueue{}
+		ps.keys[d.msg.Key] = kq
+	}
+	switch old := ps.held[d.seq]; {
+	case kq.waitSeq == d.seq:
+		// The awaited redelivery: it goes first again.
+		kq.waitSeq = 0
+		ps.waiting--
+		kq.timer.Stop()
+		kq.queue = append([]*delivery{d}, kq.queue...)
+		ps.held[d.seq] = d
+		ps.markReady(d.msg.Key, kq, true)
+	case old != nil:
+		// Redelivered after AckWait while held here: keep the fresher
+		// copy if it is still queued.
+		for i, q := range kq.queue {
+			if q == old {
+				kq.queue[i] = d
+				ps.held[d.seq] = d
+				if ps.pending == old {
+					ps.pending = d
+				}
+			}
+		}
+	default:
+		kq.queue = append(kq.queue, d)
+		ps.held[d.seq] = d
+		if len(kq.queue) == 1 {
+			ps.markReady(d.msg.Key, kq, false)
+		}
+	}
+}
+
+// settledIn frees the key of a settled delivery, or holds it until a
+// nacked message comes back (or the wait for it expires).
+func (ps *pumpState) settledIn(req settleReq) {
+	s := ps.s
+	kq := ps.keys[req.d.msg.Key]
+	if kq == nil || kq.inflight != req.d {
+		return
+	}
+	kq.inflight = nil
+	delete(ps.held, req.d.seq)
+	if req.out == awaitRedelivery {
+		kq.waitSeq = req.d.seq
+		ps.waiting++
+		w := waitKey{key: req.d.msg.Key, seq: req.d.seq}
+		kq.timer = time.AfterFunc(s.b.cfg.redeliveryWait, func() {
+			select {
+			case s.expired <- w:
+			case <-s.done:
+			}
+		})
+		return
+	}
+	ps.markReady(req.d.msg.Key, kq, false)
+}
+
+// expiredIn stops waiting for a redelivery that did not come in time.
+func (ps *pumpState) expiredIn(w waitKey) {
+	kq := ps.keys[w.key]
+	if kq.waitSeq != w.seq {
+		return
+	}
+	kq.waitSeq = 0
+	ps.waiting--
+	ps.markReady(w.key, kq, true)
+}
+
+// finish gives back, at once, what was fetched but never handed out.
+func (ps *pumpState) finish() {
+	s := ps.s
+	s.cancel()
+	close(s.done)
+	for m := range s.fetched { // let fetch exit; what it still sent goes back at once, not after AckWait
+		_ = m.Nak()
+	}
+	for _, kq := range ps.keys {
+		if kq.timer != nil {
+			kq.timer.Stop()
+		}
+		// Fetched but never handed out: give them back to the group at
+		// once (best effort; the server redelivers after AckWait anyway).
+		// Deliveries in flight stay with their holder, who may still
+		// settle them.
+		for _, d := range kq.queue {
+			_ = d.m.Nak()
 		}
 	}
 }
