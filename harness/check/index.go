@@ -94,6 +94,16 @@ func newIndex(ops []history.Op) *index {
 		msg:  make([]int32, n),
 		pair: make([]int32, n),
 	}
+	ix.internOps()
+	ix.foldPairs()
+	return ix
+}
+
+// internOps is pass 1: intern message IDs and groups, and fold each
+// message's publish outcomes. It leaves each consumer-side op's group in
+// ix.pair, for foldPairs to turn into its pair.
+func (ix *index) internOps() {
+	ops, n := ix.ops, len(ix.ops)
 	// Ops of one message cluster (invoke, ok, deliver, ack), so a one-entry
 	// cache in front of the map saves most hash lookups.
 	ids := make(map[string]int32, n/8+16)
@@ -102,7 +112,6 @@ func newIndex(ops []history.Op) *index {
 	var groupIDs map[string]int32
 	lastGroup, lastGroupID := "", int32(none)
 
-	// Pass 1: intern message IDs and groups; fold publish outcomes.
 	for i := range ops {
 		op := &ops[i]
 		m := int32(none)
@@ -170,7 +179,11 @@ func newIndex(ops []history.Op) *index {
 		ix.pair[i] = g
 	}
 
-	// Pass 2: fold consumer-side ops per (message, group).
+}
+
+// foldPairs is pass 2: fold the consumer-side ops per (message, group).
+func (ix *index) foldPairs() {
+	ops, n := ix.ops, len(ix.ops)
 	nG := len(ix.groups)
 	ix.dense = nG > 0 && len(ix.msgs)*nG <= 4*n+64
 	if ix.dense {
@@ -228,7 +241,6 @@ func newIndex(ops []history.Op) *index {
 			}
 		}
 	}
-	return ix
 }
 
 func newPair(m, g int32) pairInfo {

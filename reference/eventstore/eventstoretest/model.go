@@ -165,154 +165,191 @@ func (m *model) streamEvents(stream string) []modelEvent {
 func testRandomizedModel(t *testing.T, s eventstore.Store) {
 	t.Helper()
 	const seed, ops = 20260101, 400
-	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
-	ctx := context.Background()
-	m := newModel()
-	streams := []string{"a", "b", "c", "d"}
-	type call struct {
-		stream string
-		exp    eventstore.ExpectedVersion
-		ids    []string
-	}
-	var history []call
-	fresh := 0
-	newID := func() string { fresh++; return fmt.Sprintf("id-%d", fresh) }
-
+	r := &modelRun{t: t, s: s, m: newModel(), rng: rand.New(rand.NewSource(seed)), ctx: context.Background(),
+		streams: []string{"a", "b", "c", "d"}}
 	for op := 0; op < ops; op++ {
-		switch r := rng.Intn(13); {
-		case r == 10: // metadata: a max count, a truncation, or none
-			stream := streams[rng.Intn(len(streams))]
-			md := eventstore.StreamMetadata{MaxCount: uint64(rng.Intn(4)), TruncateBefore: uint64(rng.Intn(int(m.version(stream)) + 2))}
-			if err := s.SetStreamMetadata(ctx, stream, md); err != nil {
-				t.Fatalf("op %d: set metadata %s %+v: %v", op, stream, md, err)
-			}
-			m.maxCount[stream], m.truncateBefore[stream] = md.MaxCount, md.TruncateBefore
-			continue
-		case r == 11: // soft delete
-			stream := streams[rng.Intn(len(streams))]
-			exp := []eventstore.ExpectedVersion{eventstore.Any, eventstore.NoStream, eventstore.StreamExists, eventstore.Exact(m.version(stream))}[rng.Intn(4)]
-			err := s.DeleteStream(ctx, stream, exp)
-			where := fmt.Sprintf("op %d: delete %s %v", op, stream, exp)
-			switch {
-			case m.version(stream) == 0:
-				if !errors.Is(err, eventstore.ErrStreamNotFound) {
-					t.Fatalf("%s: err = %v, want ErrStreamNotFound", where, err)
-				}
-			case !m.expectationHolds(stream, exp):
-				var ce *eventstore.ConcurrencyError
-				if !errors.As(err, &ce) || ce.Actual != m.version(stream) {
-					t.Fatalf("%s: err = %v, want *ConcurrencyError with Actual %d", where, err, m.version(stream))
-				}
-			default:
-				if err != nil {
-					t.Fatalf("%s: %v", where, err)
-				}
-				m.truncateBefore[stream] = m.version(stream) + 1
-			}
-			continue
-		case r == 12: // read backwards
-			stream := streams[rng.Intn(len(streams))]
-			from, limit := uint64(rng.Intn(int(m.version(stream))+3)), rng.Intn(6)-1
-			got, err := s.ReadStreamBackwards(ctx, stream, from, limit)
-			if !m.exists(stream) {
-				if !errors.Is(err, eventstore.ErrStreamNotFound) {
-					t.Fatalf("op %d: read missing or deleted %s backwards: err = %v", op, stream, err)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("op %d: read %s backwards: %v", op, stream, err)
-			}
-			compare(t, fmt.Sprintf("op %d: read %s backwards from %d limit %d", op, stream, from, limit), got, m.readBackwards(stream, from, limit))
-			continue
-		case r < 6:
-			c := call{stream: streams[rng.Intn(len(streams))]}
-			v := m.version(c.stream)
-			switch rng.Intn(7) {
-			case 0:
-				c.exp = eventstore.Any
-			case 1:
-				c.exp = eventstore.NoStream
-			case 2:
-				c.exp = eventstore.StreamExists
-			case 3, 4:
-				c.exp = eventstore.Exact(v)
-			default:
-				c.exp = eventstore.Exact(uint64(max(0, int64(v)+int64(rng.Intn(3))-1)))
-			}
-			switch k := rng.Intn(10); {
-			case k < 6 || len(history) == 0:
-				for n := 1 + rng.Intn(3); n > 0; n-- {
-					c.ids = append(c.ids, newID())
-				}
-			case k < 8: // a retry, with its own or another expectation
-				prev := history[rng.Intn(len(history))]
-				c.stream, c.ids = prev.stream, prev.ids
-				if rng.Intn(2) == 0 {
-					c.exp = prev.exp
-				}
-			case k < 9: // an old ID mixed with a fresh one
-				prev := history[rng.Intn(len(history))]
-				c.ids = []string{prev.ids[rng.Intn(len(prev.ids))], newID()}
-			default: // an old ID, maybe in another stream
-				prev := history[rng.Intn(len(history))]
-				c.ids = []string{prev.ids[rng.Intn(len(prev.ids))]}
-			}
-			want := m.append(c.stream, c.exp, c.ids)
-			if want.appended {
-				history = append(history, c)
-			}
-			res, err := s.Append(ctx, c.stream, c.exp, evs(c.ids...)...)
-			where := fmt.Sprintf("op %d: append %s %v %v", op, c.stream, c.exp, c.ids)
-			switch want.kind {
-			case "ok":
-				if err != nil || res != want.res {
-					t.Fatalf("%s: got %+v, %v; want %+v", where, res, err, want.res)
-				}
-			case "wrong-version":
-				var ce *eventstore.ConcurrencyError
-				if !errors.As(err, &ce) || ce.Actual != want.actual {
-					t.Fatalf("%s: err = %v, want *ConcurrencyError with Actual %d", where, err, want.actual)
-				}
-			case "conflict":
-				if !errors.Is(err, eventstore.ErrIdempotencyConflict) {
-					t.Fatalf("%s: err = %v, want ErrIdempotencyConflict", where, err)
-				}
-			}
-		case r < 8:
-			stream := streams[rng.Intn(len(streams))]
-			from, limit := uint64(rng.Intn(int(m.version(stream))+3)), rng.Intn(6)-1
-			got, err := s.ReadStream(ctx, stream, from, limit)
-			if !m.exists(stream) {
-				if !errors.Is(err, eventstore.ErrStreamNotFound) {
-					t.Fatalf("op %d: read missing or deleted %s: err = %v", op, stream, err)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("op %d: read %s: %v", op, stream, err)
-			}
-			compare(t, fmt.Sprintf("op %d: read %s from %d limit %d", op, stream, from, limit), got, m.readForwards(stream, from, limit))
+		switch k := r.rng.Intn(13); {
+		case k == 10:
+			r.setMetadata(op)
+		case k == 11:
+			r.deleteStream(op)
+		case k == 12:
+			r.read(op, true)
+		case k < 6:
+			r.append(op)
+		case k < 8:
+			r.read(op, false)
 		default:
-			from, limit := uint64(rng.Intn(len(m.log)+3)), rng.Intn(12)-1
-			got, err := s.ReadAll(ctx, from, limit)
-			if err != nil {
-				t.Fatalf("op %d: read all: %v", op, err)
-			}
-			compare(t, fmt.Sprintf("op %d: read all from %d limit %d", op, from, limit), got, window(m.log, from, limit))
+			r.readAll(op)
 		}
 	}
-	compare(t, "final log", readAll(t, s), m.log)
-	for _, stream := range streams {
-		if !m.exists(stream) {
+	r.compareFinal()
+}
+
+// modelRun is one randomized run: the store, the model, the seeded choices
+// and the appends made so far (retried and reused later).
+type modelRun struct {
+	t       *testing.T
+	s       eventstore.Store
+	m       *model
+	rng     *rand.Rand
+	ctx     context.Context // the test's, for its whole run
+	streams []string
+	history []modelCall
+	fresh   int
+}
+
+type modelCall struct {
+	stream string
+	exp    eventstore.ExpectedVersion
+	ids    []string
+}
+
+func (r *modelRun) newID() string { r.fresh++; return fmt.Sprintf("id-%d", r.fresh) }
+
+func (r *modelRun) stream() string { return r.streams[r.rng.Intn(len(r.streams))] }
+
+// setMetadata sets a max count, a truncation, or none.
+func (r *modelRun) setMetadata(op int) {
+	stream := r.stream()
+	md := eventstore.StreamMetadata{MaxCount: uint64(r.rng.Intn(4)), TruncateBefore: uint64(r.rng.Intn(int(r.m.version(stream)) + 2))}
+	if err := r.s.SetStreamMetadata(r.ctx, stream, md); err != nil {
+		r.t.Fatalf("op %d: set metadata %s %+v: %v", op, stream, md, err)
+	}
+	r.m.maxCount[stream], r.m.truncateBefore[stream] = md.MaxCount, md.TruncateBefore
+}
+
+// deleteStream soft-deletes a stream under a random expectation.
+func (r *modelRun) deleteStream(op int) {
+	stream := r.stream()
+	exp := []eventstore.ExpectedVersion{eventstore.Any, eventstore.NoStream, eventstore.StreamExists, eventstore.Exact(r.m.version(stream))}[r.rng.Intn(4)]
+	err := r.s.DeleteStream(r.ctx, stream, exp)
+	where := fmt.Sprintf("op %d: delete %s %v", op, stream, exp)
+	switch {
+	case r.m.version(stream) == 0:
+		if !errors.Is(err, eventstore.ErrStreamNotFound) {
+			r.t.Fatalf("%s: err = %v, want ErrStreamNotFound", where, err)
+		}
+	case !r.m.expectationHolds(stream, exp):
+		var ce *eventstore.ConcurrencyError
+		if !errors.As(err, &ce) || ce.Actual != r.m.version(stream) {
+			r.t.Fatalf("%s: err = %v, want *ConcurrencyError with Actual %d", where, err, r.m.version(stream))
+		}
+	default:
+		if err != nil {
+			r.t.Fatalf("%s: %v", where, err)
+		}
+		r.m.truncateBefore[stream] = r.m.version(stream) + 1
+	}
+}
+
+// read reads a stream window forwards or backwards.
+func (r *modelRun) read(op int, backwards bool) {
+	stream := r.stream()
+	from, limit := uint64(r.rng.Intn(int(r.m.version(stream))+3)), r.rng.Intn(6)-1
+	read, dir, want := r.s.ReadStream, "", r.m.readForwards
+	if backwards {
+		read, dir, want = r.s.ReadStreamBackwards, " backwards", r.m.readBackwards
+	}
+	got, err := read(r.ctx, stream, from, limit)
+	if !r.m.exists(stream) {
+		if !errors.Is(err, eventstore.ErrStreamNotFound) {
+			r.t.Fatalf("op %d: read missing or deleted %s%s: err = %v", op, stream, dir, err)
+		}
+		return
+	}
+	if err != nil {
+		r.t.Fatalf("op %d: read %s%s: %v", op, stream, dir, err)
+	}
+	compare(r.t, fmt.Sprintf("op %d: read %s%s from %d limit %d", op, stream, dir, from, limit), got, want(stream, from, limit))
+}
+
+func (r *modelRun) readAll(op int) {
+	from, limit := uint64(r.rng.Intn(len(r.m.log)+3)), r.rng.Intn(12)-1
+	got, err := r.s.ReadAll(r.ctx, from, limit)
+	if err != nil {
+		r.t.Fatalf("op %d: read all: %v", op, err)
+	}
+	compare(r.t, fmt.Sprintf("op %d: read all from %d limit %d", op, from, limit), got, window(r.m.log, from, limit))
+}
+
+// append appends fresh IDs, retries an earlier append, or reuses old IDs,
+// under a random expectation, and checks the outcome the model predicts.
+func (r *modelRun) append(op int) {
+	c := r.nextCall()
+	want := r.m.append(c.stream, c.exp, c.ids)
+	if want.appended {
+		r.history = append(r.history, c)
+	}
+	res, err := r.s.Append(r.ctx, c.stream, c.exp, evs(c.ids...)...)
+	where := fmt.Sprintf("op %d: append %s %v %v", op, c.stream, c.exp, c.ids)
+	switch want.kind {
+	case "ok":
+		if err != nil || res != want.res {
+			r.t.Fatalf("%s: got %+v, %v; want %+v", where, res, err, want.res)
+		}
+	case "wrong-version":
+		var ce *eventstore.ConcurrencyError
+		if !errors.As(err, &ce) || ce.Actual != want.actual {
+			r.t.Fatalf("%s: err = %v, want *ConcurrencyError with Actual %d", where, err, want.actual)
+		}
+	case "conflict":
+		if !errors.Is(err, eventstore.ErrIdempotencyConflict) {
+			r.t.Fatalf("%s: err = %v, want ErrIdempotencyConflict", where, err)
+		}
+	}
+}
+
+// nextCall picks an append: its stream, expectation and IDs.
+func (r *modelRun) nextCall() modelCall {
+	c := modelCall{stream: r.stream()}
+	v := r.m.version(c.stream)
+	switch r.rng.Intn(7) {
+	case 0:
+		c.exp = eventstore.Any
+	case 1:
+		c.exp = eventstore.NoStream
+	case 2:
+		c.exp = eventstore.StreamExists
+	case 3, 4:
+		c.exp = eventstore.Exact(v)
+	default:
+		c.exp = eventstore.Exact(uint64(max(0, int64(v)+int64(r.rng.Intn(3))-1)))
+	}
+	switch k := r.rng.Intn(10); {
+	case k < 6 || len(r.history) == 0:
+		for n := 1 + r.rng.Intn(3); n > 0; n-- {
+			c.ids = append(c.ids, r.newID())
+		}
+	case k < 8: // a retry, with its own or another expectation
+		prev := r.history[r.rng.Intn(len(r.history))]
+		c.stream, c.ids = prev.stream, prev.ids
+		if r.rng.Intn(2) == 0 {
+			c.exp = prev.exp
+		}
+	case k < 9: // an old ID mixed with a fresh one
+		prev := r.history[r.rng.Intn(len(r.history))]
+		c.ids = []string{prev.ids[r.rng.Intn(len(prev.ids))], r.newID()}
+	default: // an old ID, maybe in another stream
+		prev := r.history[r.rng.Intn(len(r.history))]
+		c.ids = []string{prev.ids[r.rng.Intn(len(prev.ids))]}
+	}
+	return c
+}
+
+// compareFinal compares the whole log and every visible stream.
+func (r *modelRun) compareFinal() {
+	compare(r.t, "final log", readAll(r.t, r.s), r.m.log)
+	for _, stream := range r.streams {
+		if !r.m.exists(stream) {
 			continue
 		}
-		got, err := s.ReadStream(ctx, stream, 1, 0)
+		got, err := r.s.ReadStream(r.ctx, stream, 1, 0)
 		if err != nil {
-			t.Fatal(err)
+			r.t.Fatal(err)
 		}
-		compare(t, "final stream "+stream, got, m.visible(stream))
+		compare(r.t, "final stream "+stream, got, r.m.visible(stream))
 	}
 }
 
