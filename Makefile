@@ -11,9 +11,10 @@ build:
 
 # The README's test command; .ci/run calls it. It installs what the tests
 # need first (deps, images: both idempotent and quick when already done),
-# so it works on a fresh machine. -race everywhere, one timeout.
-test: deps images
-	$(GO) vet $(PKGS)
+# so it works on a fresh machine. -race everywhere, one timeout; lint
+# (vet, then golangci-lint with function length and complexity limits)
+# first, so a failing style check fails CI like a failing test.
+test: deps images lint
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 	cd examples/bank && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 
@@ -21,8 +22,10 @@ test: deps images
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI := $(shell $(GO) env GOPATH)/bin/golangci-lint
 lint: vet
-	@[ -x $(GOLANGCI) ] || GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	@[ -x $(GOLANGCI) ] && $(GOLANGCI) version 2>/dev/null | grep -q '$(patsubst v%,%,$(GOLANGCI_VERSION))' || \
+		GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 	$(GOLANGCI) run ./...
+	cd examples/bank && $(GOLANGCI) run ./...
 
 vet:
 	$(GO) vet $(PKGS)

@@ -487,7 +487,7 @@ func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	defer boundJudging()()
 	results, err := check.RunStream(f, check.StreamOptions{TempDir: tmp}, checkers...)
 	if err != nil {

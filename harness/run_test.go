@@ -154,6 +154,7 @@ func TestDefaultFaultTestsSomething(t *testing.T) {
 // unsettled (the drop fault acks them unseen) has lost them.
 func TestUnsettledIsNotLost(t *testing.T) {
 	opts := func(t *testing.T) harness.Options {
+		t.Helper()
 		return harness.Options{
 			Broker:  harness.Broker{Kind: harness.BrokerMemory},
 			Load:    loadgen.Config{Rate: 200, Duration: 500 * time.Millisecond, Workers: 4, Keys: 5, Seed: 1},

@@ -81,7 +81,7 @@ func RunStream(s history.Stream, o StreamOptions, checkers ...Checker) ([]Result
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	sp := &splitter{o: o, dir: dir}
 	return sp.run(head, s, checkers)
 }
@@ -273,7 +273,7 @@ func (sp *splitter) resplit(p *partitions, b int) (*partitions, error) {
 	for r.Next() {
 		op := r.Op()
 		if err := sub.write(&op); err != nil {
-			r.Close()
+			_ = r.Close()
 			sub.remove()
 			return nil, err
 		}

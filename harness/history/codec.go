@@ -93,10 +93,10 @@ func newBinaryReader(r interface {
 func (d *binaryReader) read(op *Op) error {
 	n, err := binary.ReadUvarint(d.r)
 	if err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return io.EOF
 		}
-		return fmt.Errorf("%w: length: %v", errCorrupt, err)
+		return fmt.Errorf("%w: length: %w", errCorrupt, err)
 	}
 	if n == 0 || n > MaxRecord {
 		return fmt.Errorf("%w: length %d out of range (1 to %d)", errCorrupt, n, MaxRecord)
@@ -129,7 +129,7 @@ func (d *binaryReader) decode(b []byte, op *Op) error {
 		Value: d.str(&p, true), Error: d.str(&p, false),
 	}
 	if p.err != nil {
-		return fmt.Errorf("%w: %v", errCorrupt, p.err)
+		return fmt.Errorf("%w: %w", errCorrupt, p.err)
 	}
 	if len(p.b) != 0 {
 		return fmt.Errorf("%w: %d bytes after the last field", errCorrupt, len(p.b))
@@ -142,7 +142,7 @@ func (d *binaryReader) decode(b []byte, op *Op) error {
 	}
 	op.Type = typeCodes[tc]
 	if err := op.validate(); err != nil {
-		return fmt.Errorf("%w: %v", errCorrupt, err)
+		return fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	return nil
 }

@@ -218,7 +218,7 @@ func (r *FileReader) Next() bool {
 	}
 	if err := r.d.read(&r.op); err != nil {
 		r.err = io.EOF
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			r.err = fmt.Errorf("%s: op %d: %w", r.name, r.n+1, err)
 		}
 		return false
@@ -232,7 +232,7 @@ func (r *FileReader) Op() Op { return r.op }
 
 // Err is the error that ended the stream, nil at a clean end.
 func (r *FileReader) Err() error {
-	if r.err == io.EOF {
+	if errors.Is(r.err, io.EOF) {
 		return nil
 	}
 	return r.err

@@ -49,7 +49,7 @@ func TestFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	got, err := Collect(r)
 	if err != nil {
 		t.Fatal(err)
@@ -65,17 +65,18 @@ func TestFileRoundTrip(t *testing.T) {
 }
 
 // compress wraps raw bytes the way FileWriter does.
-func compress(t testing.TB, raw []byte) []byte {
+func compress(tb testing.TB, raw []byte) []byte {
+	tb.Helper()
 	var buf bytes.Buffer
 	zw, err := zstd.NewWriter(&buf)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := zw.Write(raw); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return buf.Bytes()
 }
@@ -109,7 +110,7 @@ func TestFileBadInput(t *testing.T) {
 			r, err := OpenFile(path)
 			if err == nil {
 				_, err = Collect(r)
-				r.Close()
+				_ = r.Close()
 			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)

@@ -11,11 +11,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func mapping(t testing.TB, src string) *yaml.Node {
-	t.Helper()
+func mapping(tb testing.TB, src string) *yaml.Node {
+	tb.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return doc.Content[0]
 }

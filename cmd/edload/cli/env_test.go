@@ -156,7 +156,7 @@ func TestEnvDownSignalsOnlyItsDaemon(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer l.Release()
+				defer func() { _ = l.Release() }()
 			}
 			var out, errOut bytes.Buffer
 			code := execute(t.Context(), []string{"env", "down", "--state", state}, &out, &errOut)
@@ -253,7 +253,7 @@ func TestEnvCleanAfterSIGKILL(t *testing.T) {
 	// The process provider runs servers as an unprivileged user, who must
 	// reach their dirs under it.
 	for _, d := range []string{tmp, filepath.Dir(tmp)} {
-		if err := os.Chmod(d, 0o755); err != nil { //nolint:gosec // see above
+		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}

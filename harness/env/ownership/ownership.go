@@ -44,10 +44,10 @@ type NotOursError struct {
 }
 
 func (e *NotOursError) Error() string {
-	switch {
-	case e.Recorded.Start == 0:
+	switch e.Recorded.Start {
+	case 0:
 		return fmt.Sprintf("pid %d cannot be checked: the record names no start time to tell the process edkit started from another", e.Recorded.PID)
-	case e.Recorded.Start == e.Found.Start:
+	case e.Found.Start:
 		return fmt.Sprintf("pid %d is not the process edkit recorded: it runs %s, not %s", e.Recorded.PID, e.Found.Exe, e.Recorded.Exe)
 	}
 	return fmt.Sprintf("pid %d is not the process edkit recorded: it started at another time", e.Recorded.PID)

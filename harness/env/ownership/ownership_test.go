@@ -147,7 +147,7 @@ func TestHelperHoldLock(t *testing.T) {
 	if _, err := Acquire(path); err != nil {
 		t.Fatal(err)
 	}
-	os.Stdout.WriteString("held")
+	_, _ = os.Stdout.WriteString("held")
 	time.Sleep(time.Minute)
 }
 

@@ -37,8 +37,9 @@ func MkdirTemp(dir, pattern string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(d, MarkerFile), b, 0o644); err != nil { //nolint:gosec // G306: read by env clean, maybe as another user
-		return "", errors.Join(err, os.RemoveAll(d))
+	marker := filepath.Join(d, MarkerFile)
+	if err := os.WriteFile(marker, b, 0o644); err != nil { //nolint:gosec // G306, G703: env clean reads it, maybe as another user; d was just made
+		return "", errors.Join(err, os.RemoveAll(d)) //nolint:gosec // G703: d is the dir just made, not input
 	}
 	return d, nil
 }

@@ -212,6 +212,7 @@ func BenchmarkRequeueStorm(b *testing.B) {
 }
 
 func benchRequeue(b *testing.B, opts []amqpbus.Option) {
+	b.Helper()
 	if rabbitURL == "" {
 		b.Fatal(rabbitDown)
 	}

@@ -44,6 +44,7 @@ func TestRestartNoLoss(t *testing.T) {
 }
 
 func restartRun(t *testing.T, qt amqpbus.QueueType, members int, killer env.Killer, restarter env.Restarter) {
+	t.Helper()
 	topic := bustest.Topic(t, "restart")
 	opts := []amqpbus.Option{amqpbus.WithQueueType(qt), amqpbus.Reconnect(20*time.Millisecond, 300*time.Millisecond)}
 	bustest.RestartNoLoss(t, bustest.RestartConfig{

@@ -26,6 +26,7 @@ func TestRestartNoLoss(t *testing.T) {
 }
 
 func restartRun(t *testing.T, members int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	topic := bustest.Topic(t, "restart")

@@ -31,6 +31,7 @@ func TestRestartNoLoss(t *testing.T) {
 }
 
 func restartRun(t *testing.T, members int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e, err := env.Start(ctx, env.Spec{Components: []env.ComponentSpec{{Kind: env.KindNATS, Provider: env.Embedded,

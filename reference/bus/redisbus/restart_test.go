@@ -34,6 +34,7 @@ func TestRestartNoLoss(t *testing.T) {
 }
 
 func restartRun(t *testing.T, members int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	in, err := process.New().StartInstance(ctx, env.ComponentSpec{Kind: env.KindRedis, Provider: env.Process, Durable: true})
