@@ -71,17 +71,24 @@ type settings struct {
 	topics     []string
 }
 
+// Bounds of the kafka options: each broker is a listener and each
+// partition a log in this process, so a spec cannot ask for millions.
+const (
+	MaxBrokers    = 16
+	MaxPartitions = 4096
+)
+
 func parse(spec env.ComponentSpec) (settings, error) {
 	s := settings{brokers: 1, partitions: 4}
 	var errs []error
-	intOpt := func(key string, dst *int) {
+	intOpt := func(key string, dst *int, most int) {
 		v, ok := spec.Options[key]
 		if !ok {
 			return
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("%w: %s=%q, want an integer >= 1", ErrBadOption, key, v))
+		if err != nil || n < 1 || n > most {
+			errs = append(errs, fmt.Errorf("%w: %s=%q, want an integer from 1 to %d", ErrBadOption, key, v, most))
 			return
 		}
 		*dst = n
@@ -104,8 +111,8 @@ func parse(spec env.ComponentSpec) (settings, error) {
 			errs = append(errs, fmt.Errorf("%w: unknown option %q", ErrBadOption, k))
 		}
 	}
-	intOpt("brokers", &s.brokers)
-	intOpt("partitions", &s.partitions)
+	intOpt("brokers", &s.brokers, MaxBrokers)
+	intOpt("partitions", &s.partitions, MaxPartitions)
 	for _, t := range strings.Split(spec.Options["topics"], ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			s.topics = append(s.topics, t)

@@ -178,6 +178,8 @@ func TestStartRejects(t *testing.T) {
 		{"kafka option on nats", env.ComponentSpec{Kind: env.KindNATS, Provider: env.Embedded, Options: map[string]string{"brokers": "2"}}, embedded.ErrBadOption},
 		{"unknown option", env.ComponentSpec{Kind: env.KindKafka, Provider: env.Embedded, Options: map[string]string{"replicas": "3"}}, embedded.ErrBadOption},
 		{"zero partitions", env.ComponentSpec{Kind: env.KindKafka, Provider: env.Embedded, Options: map[string]string{"partitions": "0"}}, embedded.ErrBadOption},
+		{"a billion partitions", env.ComponentSpec{Kind: env.KindKafka, Provider: env.Embedded, Options: map[string]string{"partitions": "1000000000"}}, embedded.ErrBadOption},
+		{"a thousand brokers", env.ComponentSpec{Kind: env.KindKafka, Provider: env.Embedded, Options: map[string]string{"brokers": "1000"}}, embedded.ErrBadOption},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ func TestParseBadFiles(t *testing.T) {
 			`testdata/bad/unknown-key.yaml:6:22: then[0].order: unknown key "stauts" (want one of id, status)`,
 			"testdata/bad/unknown-key.yaml:6:12: then[0].order: missing required field status",
 		}},
+		{"huge-times.yaml", []string{"testdata/bad/huge-times.yaml:4:12: when[0]: times 2147483647: want 0 to 1000"}},
 		{"wrong-type.yaml", []string{`testdata/bad/wrong-type.yaml:3:17: setup.stock.book: expected an integer, got "five"`}},
 	}
 	files, err := filepath.Glob("testdata/bad/*.yaml")

@@ -73,6 +73,10 @@ type Step struct {
 	fields map[string]Pos
 }
 
+// MaxTimes bounds CommandStep.Times: a scenario sends each copy and keeps
+// it in its transcript.
+const MaxTimes = 1000
+
 // CommandStep sends a shop command through the service, Times times with
 // the same ID (the idempotency key), to exercise duplicate delivery.
 type CommandStep struct {
@@ -282,8 +286,8 @@ func validateStep(where string, s Step) []error {
 		if c.ID == "" {
 			add(s.Pos, "missing required field id (the command ID)")
 		}
-		if c.Times < 0 {
-			add(s.at("times"), "times %d is negative", c.Times)
+		if c.Times < 0 || c.Times > MaxTimes {
+			add(s.at("times"), "times %d: want 0 to %d", c.Times, MaxTimes)
 		}
 		if err := c.Command.Validate(); err != nil {
 			p := s.at("command")
