@@ -262,12 +262,36 @@ func dlqAddress(f *dlqFlags) (addrs []string, u string, err error) {
 	return nil, "", &usageError{fmt.Errorf("the environment in %s has no %s component", f.state, kind)}
 }
 
-// dialTargets lists host:port pairs to probe for reachability.
-func dialTargets(addrs []string, u string) []string {
+// dialTargets lists host:port pairs to probe for reachability. A URL that
+// does not parse is bad usage, told without its password: url.Parse's
+// error quotes the URL or a piece of it, so its detail is not repeated.
+func dialTargets(addrs []string, u string) ([]string, error) {
 	out := append([]string(nil), addrs...)
-	for _, one := range strings.Split(u, ",") {
-		if pu, err := url.Parse(strings.TrimSpace(one)); err == nil && pu.Host != "" {
-			out = append(out, pu.Host)
+	for _, one := range splitURLs(u) {
+		pu, err := url.Parse(one)
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("--url %s: not a URL (want scheme://host:port, any user and password before the host, with %%, @ and : in a password escaped)",
+				reports.Redact(one))}
+		}
+		if pu.Host == "" {
+			return nil, &usageError{fmt.Errorf("--url %s: no host", reports.Redact(one))}
+		}
+		out = append(out, pu.Host)
+	}
+	return out, nil
+}
+
+// splitURLs splits a comma-separated list of URLs (NATS takes several),
+// keeping a comma that is not followed by a scheme inside its URL: a
+// password may hold one.
+func splitURLs(u string) []string {
+	var out []string
+	for _, piece := range strings.Split(u, ",") {
+		switch {
+		case len(out) > 0 && !strings.Contains(piece, "://"):
+			out[len(out)-1] += "," + piece
+		case strings.TrimSpace(piece) != "":
+			out = append(out, strings.TrimSpace(piece))
 		}
 	}
 	return out
@@ -296,7 +320,10 @@ func openDLQBus(ctx context.Context, f *dlqFlags) (bus.Bus, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets := dialTargets(addrs, u)
+	targets, err := dialTargets(addrs, u)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range targets {
 		if err := env.CheckTarget(t, f.allow); err != nil {
 			return nil, &usageError{err}

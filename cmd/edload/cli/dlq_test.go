@@ -193,3 +193,16 @@ func TestDLQRemoteNeedsAllow(t *testing.T) {
 		t.Fatalf("exit %d, want %d naming --allow-remote:\n%s", code, exitUsage, errOut.String())
 	}
 }
+
+// TestDLQBadURLHidesPassword: a URL that does not parse is bad usage, and
+// the error shows where it went wrong without the password — also one
+// holding a comma, which once split the URL in two and printed half of it.
+func TestDLQBadURLHidesPassword(t *testing.T) {
+	for _, u := range []string{"redis://:s3cr%zzet@127.0.0.1:6379", "redis://user:s3cr,et@127.0.0.1:notaport", "amqp://u:s3cr;et@127.0.0.1:bad/"} {
+		var out, errOut bytes.Buffer
+		code := execute(t.Context(), []string{"dlq", "ls", "--topic", "t", "--broker", "redis", "--url", u}, &out, &errOut)
+		if code != exitUsage || strings.Contains(errOut.String(), "s3cr") || !strings.Contains(errOut.String(), "not a URL") {
+			t.Errorf("--url %s: exit %d, want %d without the password:\n%s", u, code, exitUsage, errOut.String())
+		}
+	}
+}
