@@ -2,6 +2,7 @@ package ownership
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,29 @@ import (
 	"testing"
 	"time"
 )
+
+// TestMain lets the test binary play the child processes TestLock and
+// TestSweep need — another process holding a lock, one that dies leaving
+// a marked temp dir — chosen by environment variable, before any test.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("OWNERSHIP_HOLD"); path != "" {
+		if _, err := Acquire(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		_, _ = os.Stdout.WriteString("held")
+		time.Sleep(time.Minute) // until TestLock kills it
+		os.Exit(0)
+	}
+	if root := os.Getenv("OWNERSHIP_TEMP"); root != "" {
+		if _, err := MkdirTemp(root, "edkit-dead-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0) // without removing it, as a killed process would
+	}
+	os.Exit(m.Run())
+}
 
 func TestStartTime(t *testing.T) {
 	tail := " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 20 21\n"
@@ -110,7 +134,7 @@ func TestLock(t *testing.T) {
 	}
 
 	// A child takes the lock and is killed: the kernel drops it.
-	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperHoldLock$")
+	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), "OWNERSHIP_HOLD="+path)
 	out, err := child.StdoutPipe()
 	if err != nil {
@@ -137,20 +161,6 @@ func TestLock(t *testing.T) {
 	}
 }
 
-// TestHelperHoldLock is the child of TestLock: it takes the lock, says so
-// and waits to be killed.
-func TestHelperHoldLock(t *testing.T) {
-	path := os.Getenv("OWNERSHIP_HOLD")
-	if path == "" {
-		t.Skip("helper process for TestLock")
-	}
-	if _, err := Acquire(path); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = os.Stdout.WriteString("held")
-	time.Sleep(time.Minute)
-}
-
 // TestSweep: the temp dirs of a process that died are removed; those of a
 // live process, and dirs without a marker, stay.
 func TestSweep(t *testing.T) {
@@ -159,7 +169,7 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperMkdirTemp$")
+	child := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), "OWNERSHIP_TEMP="+root)
 	if out, err := child.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
@@ -185,17 +195,5 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := MkdirTemp(root, "tmp-"); err == nil {
 		t.Error("a pattern without the edkit- prefix was accepted")
-	}
-}
-
-// TestHelperMkdirTemp is the child of TestSweep: it makes a marked temp
-// dir and exits without removing it, as a killed process would.
-func TestHelperMkdirTemp(t *testing.T) {
-	root := os.Getenv("OWNERSHIP_TEMP")
-	if root == "" {
-		t.Skip("helper process for TestSweep")
-	}
-	if _, err := MkdirTemp(root, "edkit-dead-"); err != nil {
-		t.Fatal(err)
 	}
 }
