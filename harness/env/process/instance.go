@@ -256,6 +256,53 @@ func descendants(pid int) []int {
 	return out
 }
 
+// awaitStopped waits until every thread of the child and its descendants
+// is stopped. kill(2) only queues SIGSTOP: a thread running on another core
+// goes on until the kernel gets to it, so without the wait a request sent
+// right after Pause could still be served (CI saw NATS answer one).
+func (c *child) awaitStopped(ctx context.Context) error {
+	pids := append([]int{c.cmd.Process.Pid}, descendants(c.cmd.Process.Pid)...)
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(pids) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process: not all of %v stopped within 5s of SIGSTOP", pids)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// allStopped reports whether every thread of pids is stopped (T, t),
+// a zombie (Z), dead (X) or gone.
+func allStopped(pids []int) bool {
+	for _, pid := range pids {
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+		if err != nil {
+			continue // gone
+		}
+		for _, t := range tasks {
+			stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + t.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			i := bytes.LastIndexByte(stat, ')')
+			if i < 0 || i+2 >= len(stat) {
+				continue
+			}
+			switch stat[i+2] {
+			case 'T', 't', 'Z', 'X':
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // exited reports whether the child has exited.
 func (c *child) exited() bool {
 	select {
@@ -473,7 +520,7 @@ func (in *Instance) Restart(ctx context.Context) error {
 
 // Pause freezes the server's process group with SIGSTOP: connections stay
 // open, requests stall until Resume.
-func (in *Instance) Pause(_ context.Context) error {
+func (in *Instance) Pause(ctx context.Context) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
@@ -484,7 +531,7 @@ func (in *Instance) Pause(_ context.Context) error {
 	}
 	in.main.signal(syscall.SIGSTOP)
 	in.paused = true
-	return nil
+	return in.main.awaitStopped(ctx)
 }
 
 // Resume thaws a paused server with SIGCONT.
