@@ -34,11 +34,13 @@ type ComponentSpec struct {
 // Spec is a whole environment: the components to start together.
 type Spec struct {
 	Components []ComponentSpec `yaml:"components"`
+
+	src *source // set by ParseSpec, for errors that point into the file
 }
 
 // withDefaults fills names.
 func (s Spec) withDefaults() Spec {
-	out := Spec{Components: make([]ComponentSpec, len(s.Components))}
+	out := Spec{Components: make([]ComponentSpec, len(s.Components)), src: s.src}
 	for i, c := range s.Components {
 		if c.Name == "" {
 			c.Name = string(c.Kind)

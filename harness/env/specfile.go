@@ -17,7 +17,10 @@ type SpecError struct {
 	File         string
 	Line, Column int
 	Msg          string
+	Err          error // what Msg says, when it wraps one
 }
+
+func (e *SpecError) Unwrap() error { return e.Err }
 
 func (e *SpecError) Error() string {
 	if e.Line > 0 {
@@ -58,11 +61,12 @@ func ParseSpec(name string, data []byte) (spec Spec, err error) {
 		}
 		return Spec{}, &SpecError{File: name, Line: 1, Column: 1, Msg: "invalid YAML: " + err.Error()}
 	}
-	p := specParser{file: name}
+	p := specParser{file: name, src: &source{file: name}}
 	spec = p.spec(&doc)
 	if len(p.errs) > 0 {
 		return Spec{}, errors.Join(p.errs...)
 	}
+	spec.src = p.src
 	if err := spec.Validate(); err != nil {
 		return Spec{}, &SpecError{File: name, Msg: err.Error()}
 	}
@@ -72,6 +76,7 @@ func ParseSpec(name string, data []byte) (spec Spec, err error) {
 type specParser struct {
 	file string
 	errs []error
+	src  *source
 }
 
 func (p *specParser) fail(n *yaml.Node, format string, a ...any) {
@@ -117,6 +122,8 @@ func (p *specParser) spec(doc *yaml.Node) Spec {
 
 func (p *specParser) component(n *yaml.Node, where string) ComponentSpec {
 	var c ComponentSpec
+	at := componentSource{pos: position{n.Line, n.Column}, fields: map[string]position{}}
+	defer func() { p.src.components = append(p.src.components, at) }()
 	if n.Kind != yaml.MappingNode {
 		p.fail(n, "%s: expected a mapping with kind and provider", where)
 		return c
@@ -138,6 +145,7 @@ func (p *specParser) component(n *yaml.Node, where string) ComponentSpec {
 	var hasKind, hasProvider bool
 	for _, f := range p.keys(n, where, "name", "kind", "provider", "image", "addrs", "url", "durable", "proxied", "options") {
 		v := f.V
+		at.fields[f.Key] = position{v.Line, v.Column}
 		switch f.Key {
 		case "name":
 			c.Name = str(v, "name")
@@ -178,6 +186,7 @@ func (p *specParser) component(n *yaml.Node, where string) ComponentSpec {
 			}
 			c.Options = map[string]string{}
 			for _, o := range p.keys(v, where+".options", nil...) {
+				at.fields["options."+o.Key] = position{o.V.Line, o.V.Column}
 				c.Options[o.Key] = str(o.V, "options."+o.Key)
 			}
 		}

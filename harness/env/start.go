@@ -32,26 +32,18 @@ func OnReady(f func(name string, took time.Duration)) StartOption {
 }
 
 // Start starts every component of spec concurrently and returns once all
-// are ready. If any fails, the ones already started are closed and the
-// error (wrapping ErrStart) names each failure.
+// are ready. A spec Check refuses starts nothing (the error wraps
+// ErrBadSpec). If any component fails, the ones already started are closed
+// and the error (wrapping ErrStart) names each failure.
 func Start(ctx context.Context, spec Spec, opts ...StartOption) (*Environment, error) {
 	cfg := startConfig{providers: map[ProviderName]Provider{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if err := spec.Validate(); err != nil {
+	if err := check(spec, cfg); err != nil {
 		return nil, err
 	}
 	spec = spec.withDefaults()
-	var errs []error
-	for _, c := range spec.Components {
-		if _, ok := cfg.providers[c.Provider]; !ok {
-			errs = append(errs, fmt.Errorf("env: %s: provider %q is not available here", c.Name, c.Provider))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 
 	comps := make([]Component, len(spec.Components))
 	startErrs := make([]error, len(spec.Components))

@@ -165,7 +165,11 @@ func daemonUp(statePath string) (bool, error) {
 }
 
 func envUp(ctx context.Context, specPath, statePath string, allow []string, timeout time.Duration, stdout io.Writer) error {
-	if _, err := env.LoadSpec(specPath); err != nil {
+	spec, err := env.LoadSpec(specPath)
+	if err != nil {
+		return &inputError{err}
+	}
+	if err := env.Check(spec, providers(external.Allow(allow...))...); err != nil {
 		return &inputError{err}
 	}
 	if up, err := daemonUp(statePath); err != nil || up {

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/reports"
 )
 
@@ -91,8 +92,12 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer, syste
 	case errors.Is(err, errBroken):
 		return exitBroken
 	}
-	var env *envError
-	if errors.As(err, &env) {
+	if errors.Is(err, env.ErrBadSpec) { // bad input, though it surfaced while starting
+		printErr(stderr, err)
+		return exitUsage
+	}
+	var envErr *envError
+	if errors.As(err, &envErr) {
 		printErr(stderr, err)
 		return exitEnvironment
 	}

@@ -367,14 +367,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	}
 	rep, err := harness.Run(ctx, sys, o)
 	if err != nil {
-		var envErr *harness.EnvError
-		if errors.As(err, &envErr) {
-			return nil, &envError{envErr.Err}
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
+		return nil, runError(ctx, err)
 	}
 	if err := reports.WriteSummary(stdout, rep); err != nil {
 		return nil, err

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -353,3 +355,29 @@ func (s *readyStrategy) WaitUntilReady(ctx context.Context, _ wait.StrategyTarge
 
 // String names the strategy in testcontainers' log lines.
 func (s *readyStrategy) String() string { return "protocol handshake at " + s.ep.Redacted() }
+
+// MaxPartitions bounds the kafka partitions option: the broker makes a log
+// per partition, so a spec cannot ask for millions.
+const MaxPartitions = 4096
+
+// CheckSpec checks spec's options without starting anything: the
+// container provider knows one, partitions (1 to MaxPartitions), for
+// kafka.
+func (p *Provider) CheckSpec(spec env.ComponentSpec) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(spec.Options)) {
+		v := spec.Options[k]
+		var err error
+		if k != "partitions" || spec.Kind != env.KindKafka {
+			err = fmt.Errorf("unknown option %q (the container provider knows partitions, for kafka)", k)
+		} else if n, aerr := strconv.Atoi(v); aerr != nil || n < 1 || n > MaxPartitions {
+			err = fmt.Errorf("partitions=%q, want an integer from 1 to %d", v, MaxPartitions)
+		}
+		if err != nil {
+			errs = append(errs, &env.FieldError{Field: "options." + k, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ env.SpecChecker = (*Provider)(nil)

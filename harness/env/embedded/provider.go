@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,6 +65,15 @@ func (p *Provider) FrontsProxied(env.Kind) bool { return true }
 
 var _ env.FrontingProvider = (*Provider)(nil)
 
+// CheckSpec checks spec's options (see the package doc) without starting
+// anything.
+func (p *Provider) CheckSpec(spec env.ComponentSpec) error {
+	_, err := parse(spec)
+	return err
+}
+
+var _ env.SpecChecker = (*Provider)(nil)
+
 // settings are a spec's parsed options.
 type settings struct {
 	child      bool
@@ -81,6 +92,9 @@ const (
 func parse(spec env.ComponentSpec) (settings, error) {
 	s := settings{brokers: 1, partitions: 4}
 	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, &env.FieldError{Field: "options." + key, Err: fmt.Errorf("%w: "+format, append([]any{ErrBadOption}, a...)...)})
+	}
 	intOpt := func(key string, dst *int, most int) {
 		v, ok := spec.Options[key]
 		if !ok {
@@ -88,12 +102,13 @@ func parse(spec env.ComponentSpec) (settings, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > most {
-			errs = append(errs, fmt.Errorf("%w: %s=%q, want an integer from 1 to %d", ErrBadOption, key, v, most))
+			bad(key, "%s=%q, want an integer from 1 to %d", key, v, most)
 			return
 		}
 		*dst = n
 	}
-	for k, v := range spec.Options {
+	for _, k := range slices.Sorted(maps.Keys(spec.Options)) {
+		v := spec.Options[k]
 		switch k {
 		case "mode":
 			switch v {
@@ -101,14 +116,14 @@ func parse(spec env.ComponentSpec) (settings, error) {
 			case "child":
 				s.child = true
 			default:
-				errs = append(errs, fmt.Errorf("%w: mode=%q, want inprocess or child", ErrBadOption, v))
+				bad(k, "mode=%q, want inprocess or child", v)
 			}
 		case "brokers", "partitions", "topics":
 			if spec.Kind != env.KindKafka {
-				errs = append(errs, fmt.Errorf("%w: %s is a kafka option", ErrBadOption, k))
+				bad(k, "%s is a kafka option", k)
 			}
 		default:
-			errs = append(errs, fmt.Errorf("%w: unknown option %q", ErrBadOption, k))
+			bad(k, "unknown option %q (want mode, or for kafka brokers, partitions, topics)", k)
 		}
 	}
 	intOpt("brokers", &s.brokers, MaxBrokers)

@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -57,22 +59,10 @@ func (*Provider) Supports(env.Kind) error { return nil }
 // handle to it. It does not speak the protocol: credentials and TLS belong
 // to the client that will use the endpoint.
 func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Component, error) {
-	addrs := append([]string(nil), spec.Addrs...)
-	if len(addrs) == 0 && spec.URL != "" {
-		u, err := url.Parse(spec.URL)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("external: %s: url has no host", spec.Name)
-		}
-		addrs = []string{u.Host}
+	if err := p.CheckSpec(spec); err != nil {
+		return nil, fmt.Errorf("external: %s: %w", spec.Name, err)
 	}
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("external: %s: no addrs or url", spec.Name)
-	}
-	for _, a := range addrs {
-		if err := env.CheckTarget(a, p.allow); err != nil {
-			return nil, fmt.Errorf("external: %s: %w", spec.Name, err)
-		}
-	}
+	addrs := targets(spec)
 	d := net.Dialer{Timeout: p.dialTimeout}
 	var errs []error
 	for _, a := range addrs {
@@ -88,6 +78,43 @@ func (p *Provider) Start(ctx context.Context, spec env.ComponentSpec) (env.Compo
 	}
 	return &component{spec: spec, ep: env.Endpoint{Addrs: addrs, URL: spec.URL}}, nil
 }
+
+// targets are the addresses spec names: addrs, or the host of url.
+func targets(spec env.ComponentSpec) []string {
+	if len(spec.Addrs) > 0 || spec.URL == "" {
+		return append([]string(nil), spec.Addrs...)
+	}
+	if u, err := url.Parse(spec.URL); err == nil && u.Host != "" {
+		return []string{u.Host}
+	}
+	return nil
+}
+
+// CheckSpec checks, without connecting, that spec names addresses (addrs,
+// or a url with a host), each one the provider may reach (loopback, or
+// allowed: env.CheckTarget), and no options, which it would ignore.
+func (p *Provider) CheckSpec(spec env.ComponentSpec) error {
+	var errs []error
+	field := "addrs"
+	if len(spec.Addrs) == 0 {
+		field = "url"
+	}
+	addrs := targets(spec)
+	if len(addrs) == 0 {
+		errs = append(errs, &env.FieldError{Field: field, Err: errors.New("no addrs, or a url without a host")})
+	}
+	for _, a := range addrs {
+		if err := env.CheckTarget(a, p.allow); err != nil {
+			errs = append(errs, &env.FieldError{Field: field, Err: err})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Options)) {
+		errs = append(errs, &env.FieldError{Field: "options." + k, Err: fmt.Errorf("unknown option %q: the external provider takes none", k)})
+	}
+	return errors.Join(errs...)
+}
+
+var _ env.SpecChecker = (*Provider)(nil)
 
 type component struct {
 	spec   env.ComponentSpec

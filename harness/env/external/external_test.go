@@ -79,3 +79,35 @@ func TestRemoteNeedsAllow(t *testing.T) {
 		t.Fatalf("Start(allowed remote) = %v, want a dial failure (TEST-NET answers nothing)", err)
 	}
 }
+
+// TestCheckSpec: the external provider's spec check, which connects to
+// nothing, refuses what Start would — an address off this machine, a url
+// without a host — and options it would ignore; an allowed or loopback
+// address is clean.
+func TestCheckSpec(t *testing.T) {
+	tests := []struct {
+		name  string
+		spec  env.ComponentSpec
+		allow []string
+		field string // "" when clean
+	}{
+		{"loopback", env.ComponentSpec{Addrs: []string{"127.0.0.1:9092"}}, nil, ""},
+		{"allowed", env.ComponentSpec{Addrs: []string{"192.0.2.1:9092"}}, []string{"192.0.2.1"}, ""},
+		{"loopback url", env.ComponentSpec{URL: "nats://u:p@localhost:4222"}, nil, ""},
+		{"remote", env.ComponentSpec{Addrs: []string{"192.0.2.1:9092"}}, nil, "addrs"},
+		{"remote url", env.ComponentSpec{URL: "redis://192.0.2.1:6379"}, nil, "url"},
+		{"url without host", env.ComponentSpec{URL: "redis:///0"}, nil, "url"},
+		{"an option", env.ComponentSpec{Addrs: []string{"127.0.0.1:1"}, Options: map[string]string{"tls": "on"}}, nil, "options.tls"},
+	}
+	for _, tt := range tests {
+		tt.spec.Kind, tt.spec.Provider = env.KindKafka, env.External
+		err := external.New(external.Allow(tt.allow...)).CheckSpec(tt.spec)
+		var fe *env.FieldError
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s: %v, want none", tt.name, err)
+		case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+			t.Errorf("%s: %v, want a FieldError on %s", tt.name, err, tt.field)
+		}
+	}
+}
