@@ -30,10 +30,17 @@ func buildEdload(t *testing.T) string {
 
 func runBin(t *testing.T, bin string, args ...string) (string, int) {
 	t.Helper()
+	return runBinEnv(t, bin, nil, args...)
+}
+
+// runBinEnv runs bin with env added to the test's environment.
+func runBinEnv(t *testing.T, bin string, env []string, args ...string) (string, int) {
+	t.Helper()
 	// Not t.Context(): cleanups run env down after it is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -170,18 +177,6 @@ func TestEnvDownSignalsOnlyItsDaemon(t *testing.T) {
 				t.Fatalf("the stranger was touched: %v", err)
 			}
 		})
-	}
-}
-
-func TestEnvUpBadSpec(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	if err := os.WriteFile(bad, []byte("components:\n  - {kind: zookeeper, provider: embedded}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut bytes.Buffer
-	code := execute(t.Context(), []string{"env", "up", "--state", filepath.Join(t.TempDir(), "s.json"), bad}, &out, &errOut)
-	if code != exitUsage || !strings.Contains(errOut.String(), "bad.yaml:2:12") {
-		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
 	}
 }
 
@@ -331,4 +326,57 @@ func edkitDirs(t *testing.T, root string) []string {
 		}
 	}
 	return out
+}
+
+// TestRunCleanAfterSIGKILL kills `edload run` with SIGKILL mid-run, when
+// its embedded broker's temp dir and the history are being written: the
+// dead run cleans nothing up, and `env clean` then removes every temp dir
+// it left, while the run directory the user asked for stays untouched.
+func TestRunCleanAfterSIGKILL(t *testing.T) {
+	bin := buildEdload(t)
+	tmp := t.TempDir()
+	out := filepath.Join(t.TempDir(), "run")
+	cmd := exec.CommandContext(t.Context(), bin, "run", "--broker", "kafka", "--duration", "60s", "--rate", "200",
+		"--fault", "none", "--out", out)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "a run under way: the broker's temp dir and a growing history", func() bool {
+		fi, err := os.Stat(filepath.Join(out, "history.bin.zst"))
+		return len(edkitDirs(t, tmp)) > 0 && err == nil && fi.Size() > 0
+	})
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(edkitDirs(t, tmp)) == 0 {
+		t.Fatalf("the killed run left no temp dir: the test would prove nothing\n%s", log.String())
+	}
+	cleaned, code := runBinEnv(t, bin, []string{"TMPDIR=" + tmp}, "env", "clean", "--state", filepath.Join(t.TempDir(), "env.json"))
+	if code != exitOK {
+		t.Fatalf("env clean exit %d:\n%s", code, cleaned)
+	}
+	if left := edkitDirs(t, tmp); len(left) > 0 {
+		t.Errorf("env clean left %v:\n%s", left, cleaned)
+	}
+	if !strings.Contains(cleaned, "removed "+tmp) {
+		t.Errorf("env clean did not say what it removed:\n%s", cleaned)
+	}
+	if _, err := os.Stat(filepath.Join(out, "history.bin.zst")); err != nil {
+		t.Errorf("env clean touched the run directory the user asked for: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -13,47 +13,6 @@ import (
 	"testing"
 )
 
-func TestUsageErrorsExit2(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"unknown flag", []string{"run", "--no-such-flag"}, "unknown flag: --no-such-flag"},
-		{"bad flag value", []string{"run", "--workers", "many"}, `invalid argument "many"`},
-		{"bad rate", []string{"run", "--rate", "fast"}, `--rate: rate "fast" is not a number`},
-		{"bad ramp", []string{"run", "--rate", "ramp:100/10s"}, `--rate: ramp rates "100" want FROM-TO`},
-		{"bad count", []string{"run", "--count", "-3"}, `invalid argument "-3"`},
-		{"bad slo", []string{"run", "--slo", "e2e.p98<5ms"}, `--slo: objective "e2e.p98<5ms": statistic "p98"`},
-		{"find-max on a ramp", []string{"run", "--find-max", "--rate", "ramp:1-2/1s"}, "--find-max: --rate"},
-		{"too many probes", []string{"run", "--find-max", "--probes", "1000"}, "--probes 1000"},
-		{"invalid setting", []string{"run", "--rate", "-5", "--broker", "rabbit"}, `--broker "rabbit"`},
-		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		// Sizes that would allocate without limit are refused before
-		// anything is allocated (each exhausted memory before its bound).
-		{"huge payload", []string{"run", "--payload", "1000000000000"}, "--payload 1000000000000: want 0 to 1048576 bytes"},
-		{"huge worker pool", []string{"run", "--workers", "100000000"}, "--workers 100000000: want 1 to 1024"},
-		{"huge partition count", []string{"run", "--partitions", "1000000000"}, "--partitions 1000000000: want 1 to 4096"},
-		{"negative p99 limit", []string{"run", "--max-p99", "-1s"}, "--max-p99 -1s: want >= 0"},
-		{"stray argument", []string{"run", "extra"}, "run takes no arguments"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := execute(context.Background(), tt.args, &out, &errOut)
-			if code != exitUsage {
-				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUsage, errOut.String())
-			}
-			if !strings.Contains(errOut.String(), tt.want) {
-				t.Fatalf("stderr lacks %q:\n%s", tt.want, errOut.String())
-			}
-			if !strings.Contains(errOut.String(), "Usage:") && !strings.Contains(errOut.String(), "--help") {
-				t.Fatalf("stderr shows no usage:\n%s", errOut.String())
-			}
-		})
-	}
-}
-
 type junit struct {
 	Cases []struct {
 		Name    string `xml:"name,attr"`
@@ -157,38 +116,6 @@ func checkReproduces(t *testing.T, dir string, code int) {
 	}
 	if a, b := invariants(dir), invariants(again); a != b {
 		t.Fatalf("edload check judged differently:\nrun:   %s\ncheck: %s", a, b)
-	}
-}
-
-func TestCheckBadInput(t *testing.T) {
-	dir := t.TempDir()
-	broken := filepath.Join(dir, "broken")
-	if err := os.MkdirAll(broken, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(broken, "checks.json"), []byte("{\n  \"system\": \"shop\",\n  \"consumers\": 7\n}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"no run", []string{"check", filepath.Join(dir, "nope")}, "is it a directory edload run --out wrote?"},
-		{"malformed checks.json", []string{"check", broken}, "checks.json:3:"},
-		{"no argument", []string{"check"}, "check takes one run directory"},
-		{"bad profile", []string{"check", broken, "--profile", "maybe-once"}, `unknown guarantee profile "maybe-once"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			if code := execute(context.Background(), tt.args, &out, &errOut); code != exitUsage {
-				t.Fatalf("exit %d, want %d\n%s", code, exitUsage, errOut.String())
-			}
-			if !strings.Contains(errOut.String(), tt.want) {
-				t.Fatalf("stderr lacks %q:\n%s", tt.want, errOut.String())
-			}
-		})
 	}
 }
 
