@@ -282,3 +282,22 @@ func TestKafkaTopicsSurviveSIGKILL(t *testing.T) {
 		t.Fatalf("exit: %v\n%s", err, b.stderr)
 	}
 }
+
+// FuzzParsePorts: --port never panics, and every port it accepts is a
+// TCP port.
+func FuzzParsePorts(f *testing.F) {
+	for _, s := range []string{"9092", "1,2,3", " 70000", "", ",,", "-1", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := parsePorts(s)
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			if p < 1 || p > 65535 {
+				t.Fatalf("parsePorts(%q) accepted %d", s, p)
+			}
+		}
+	})
+}
