@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/go-connections/nat"
 	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -25,11 +26,14 @@ import (
 // Labels every container of this provider carries; the sweep and the tests'
 // leak check find edkit's containers by them.
 const (
-	LabelManaged   = "dev.edkit.managed"
-	LabelOwnerPID  = "dev.edkit.owner-pid"
-	LabelOwnerHost = "dev.edkit.owner-host"
-	LabelKind      = "dev.edkit.kind"
-	LabelName      = "dev.edkit.name"
+	LabelManaged  = "dev.edkit.managed"
+	LabelOwnerPID = "dev.edkit.owner-pid"
+	// LabelOwnerStart is the owner's start time (ownership.ID.Start), so
+	// that a PID reused by another process is not taken for the owner.
+	LabelOwnerStart = "dev.edkit.owner-start"
+	LabelOwnerHost  = "dev.edkit.owner-host"
+	LabelKind       = "dev.edkit.kind"
+	LabelName       = "dev.edkit.name"
 )
 
 // ImagesEnv is the environment variable that selects the image set:
@@ -76,6 +80,7 @@ type Provider struct {
 	startTimeout time.Duration
 	logger       Logger
 	host         string
+	ownerStart   string // this process's start time, for LabelOwnerStart
 
 	sweepOnce sync.Once
 	sweepErr  error
@@ -93,6 +98,9 @@ func New(opts ...Option) *Provider {
 		startTimeout: 2 * time.Minute,
 		logger:       LoggerFunc(func(string, ...any) {}),
 		host:         host,
+	}
+	if self, err := ownership.Self(); err == nil {
+		p.ownerStart = strconv.FormatUint(self.Start, 10)
 	}
 	for _, o := range opts {
 		o(p)
@@ -219,8 +227,7 @@ func (p *Provider) sweepNow(ctx context.Context) (int, error) {
 		if c.Labels[LabelOwnerHost] != p.host {
 			continue
 		}
-		pid, err := strconv.Atoi(c.Labels[LabelOwnerPID])
-		if err != nil || pid <= 0 || alive(pid) {
+		if !ownerGone(c.Labels) {
 			continue
 		}
 		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
@@ -230,6 +237,26 @@ func (p *Provider) sweepNow(ctx context.Context) (int, error) {
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// ownerGone reports whether a container's labels name an owner process
+// that is surely gone: no process has its PID, or the one that has it
+// started at another time (the PID was reused). Labels that name no owner
+// clearly are taken as a live owner: when in doubt, nothing is removed.
+func ownerGone(labels map[string]string) bool {
+	pid, err := strconv.Atoi(labels[LabelOwnerPID])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	start, err := strconv.ParseUint(labels[LabelOwnerStart], 10, 64)
+	if err != nil { // a container from before the start label
+		return !alive(pid)
+	}
+	id, err := ownership.Of(pid)
+	if err != nil {
+		return !alive(pid)
+	}
+	return id.Start != start
 }
 
 // alive reports whether a process with this pid exists (EPERM: it exists
@@ -299,11 +326,12 @@ func (p *Provider) start(ctx context.Context, r recipe, spec env.ComponentSpec) 
 		Cmd:          cmd,
 		ExposedPorts: []string{string(port)},
 		Labels: map[string]string{
-			LabelManaged:   "true",
-			LabelOwnerPID:  strconv.Itoa(os.Getpid()),
-			LabelOwnerHost: p.host,
-			LabelKind:      string(spec.Kind),
-			LabelName:      spec.Name,
+			LabelManaged:    "true",
+			LabelOwnerPID:   strconv.Itoa(os.Getpid()),
+			LabelOwnerStart: p.ownerStart,
+			LabelOwnerHost:  p.host,
+			LabelKind:       string(spec.Kind),
+			LabelName:       spec.Name,
 		},
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)}}}

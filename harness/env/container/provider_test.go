@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/edkit-dev/edkit/harness/env"
 	edc "github.com/edkit-dev/edkit/harness/env/container"
+	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/testcontainers/testcontainers-go"
 )
 
@@ -61,7 +62,8 @@ func TestSupports(t *testing.T) {
 }
 
 // TestSweep checks that New removes a managed container whose owner is
-// gone, and leaves alone one whose owner lives and one not managed.
+// gone (no process has its PID, or another process does), and leaves
+// alone one whose owner lives and one not managed.
 func TestSweep(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -90,7 +92,15 @@ func TestSweep(t *testing.T) {
 		return r.ID
 	}
 	orphan := mk(map[string]string{edc.LabelManaged: "true", edc.LabelOwnerHost: host, edc.LabelOwnerPID: strconv.Itoa(child.Process.Pid)})
-	live := mk(map[string]string{edc.LabelManaged: "true", edc.LabelOwnerHost: host, edc.LabelOwnerPID: strconv.Itoa(os.Getpid())})
+	self, err := ownership.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strconv.FormatUint(self.Start, 10)
+	live := mk(map[string]string{edc.LabelManaged: "true", edc.LabelOwnerHost: host, edc.LabelOwnerPID: strconv.Itoa(os.Getpid()), edc.LabelOwnerStart: start})
+	// A live PID that started at another time: the owner died and its PID
+	// went to this process.
+	reused := mk(map[string]string{edc.LabelManaged: "true", edc.LabelOwnerHost: host, edc.LabelOwnerPID: strconv.Itoa(os.Getpid()), edc.LabelOwnerStart: start + "0"})
 	foreign := mk(map[string]string{"dev.other.owner-pid": strconv.Itoa(child.Process.Pid)})
 
 	edc.New()
@@ -98,6 +108,9 @@ func TestSweep(t *testing.T) {
 	exists := func(id string) bool { _, err := cli.ContainerInspect(ctx, id); return err == nil }
 	if exists(orphan) {
 		t.Error("the orphan (managed, owner gone) was not removed")
+	}
+	if exists(reused) {
+		t.Error("the orphan whose owner's PID was reused was not removed")
 	}
 	if !exists(live) {
 		t.Error("a container of a live owner was removed")
