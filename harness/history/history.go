@@ -53,6 +53,21 @@ const (
 	// ended while the run went on (a broker restart, say): ok when the new
 	// subscription is up, fail for an attempt that failed (Error says why).
 	Resubscribe Func = "resubscribe"
+
+	// Append is a writer appending events to a stream of an event store
+	// (invoke, then ok/fail/info). Key is the stream; on the invoke, Value
+	// is the expected version ("any", "no-stream", "exists" or a number),
+	// MsgID the first event's ID and Seq the number of events; on ok, Seq
+	// is the stream's version after the append. A fail is a refusal, such
+	// as a concurrency conflict (Error says the actual version).
+	Append Func = "append"
+	// Read is a reader reading a stream's version (invoke, then
+	// ok/fail/info); ok's Seq is the version read, 0 for no stream.
+	Read Func = "read"
+	// Commit is one event an append made durable (ok, recorded after the
+	// append's ok): Key is the stream, MsgID the event's ID, Seq its
+	// version.
+	Commit Func = "commit"
 )
 
 // Op is one entry of a history. Process, Topic, Group, Key, MsgID, Producer
