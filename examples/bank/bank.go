@@ -130,7 +130,7 @@ func NewBank(b bus.Bus, opts ...Option) *Bank {
 	for _, o := range opts {
 		o(bk)
 	}
-	bk.accounts = accounts{inbox: newInbox(bk.bugs.NoDedup), open: map[string]*account{}, trails: map[string]*trail{}}
+	bk.accounts = accounts{inbox: newInbox(bk.bugs.NoDedup), open: map[string]Account{}, trails: map[string]*trail{}}
 	bk.saga = saga{inbox: newInbox(bk.bugs.NoDedup), state: map[string]string{}}
 	bk.projection = projection{inbox: newInbox(bk.bugs.NoDedup), balances: map[string]int64{}, state: map[string]string{}}
 	return bk
@@ -287,82 +287,64 @@ func (in *inbox) first(id string) bool {
 	return true
 }
 
-type account struct {
-	balance int64
-	frozen  bool
-}
-
 // trail is what the accounts did for one transfer.
 type trail struct{ amount, debited, credited, refunded int64 }
 
-// accounts is the command side: the balances, and each transfer's trail.
+// accounts is the command side: each account's state (AccountDecider's),
+// and each transfer's trail.
 type accounts struct {
 	mu     sync.Mutex
 	inbox  inbox
-	open   map[string]*account
+	open   map[string]Account
 	opened int64 // the sum of initial balances
 	trails map[string]*trail
 }
 
-// apply runs command c (message id) and returns the event that answers
-// it, whether it moved money, and false when id was handled before.
+// apply runs command c (message id) through the account's decider and
+// returns the event that answers it, whether it moved money, and false
+// when id was handled before.
 func (a *accounts) apply(id string, c Msg) (ev Msg, changed, fresh bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.inbox.first(id) {
 		return Msg{}, false, false
 	}
-	ev, acc, t := c, a.open[c.Account], a.trail(c.Transfer)
-	fail := func(typ string, err error) (Msg, bool, bool) {
-		ev.Type, ev.Reason = typ, err.Error()
-		return ev, false, true
+	d := AccountDecider()
+	acc := a.open[c.Account]
+	events, err := d.Decide(acc, c)
+	if err == nil {
+		acc, err = d.Evolve(acc, events[0])
 	}
-	switch c.Type {
-	case CmdOpen:
-		a.open[c.Account] = &account{balance: c.Amount}
+	if err == nil {
+		err = events[0].Decode(&ev)
+	}
+	if err != nil { // only a Msg that does not encode gets here
+		return Msg{Type: EvCommandRejected, Reason: err.Error()}, false, true
+	}
+	if c.Type == CmdOpen {
 		a.opened += c.Amount
-		ev.Type = EvOpened
-		return ev, false, true
-	case CmdFreeze:
-		if acc == nil {
-			return fail(EvFrozen, ErrNoAccount)
-		}
-		acc.frozen = true
-		ev.Type = EvFrozen
-		return ev, false, true
-	case CmdDebit:
-		t.amount = c.Amount
-		switch {
-		case acc == nil:
-			return fail(EvDebitRejected, ErrNoAccount)
-		case acc.frozen:
-			return fail(EvDebitRejected, ErrFrozen)
-		case acc.balance < c.Amount:
-			return fail(EvDebitRejected, ErrInsufficientFunds)
-		}
-		acc.balance -= c.Amount
-		t.debited += c.Amount
-		ev.Type = EvDebited
-	case CmdCredit:
-		switch {
-		case acc == nil:
-			return fail(EvCreditFailed, ErrNoAccount)
-		case acc.frozen:
-			return fail(EvCreditFailed, ErrFrozen)
-		}
-		acc.balance += c.Amount
-		t.credited += c.Amount
-		ev.Type = EvCredited
-	case CmdRefund:
-		// A refund goes back to where the money came from, so the account
-		// exists; a frozen account still takes its own money back.
-		acc.balance += c.Amount
-		t.refunded += c.Amount
-		ev.Type = EvRefunded
-	default:
-		return fail(EvCommandRejected, fmt.Errorf("bank: unknown command %q", c.Type))
 	}
-	return ev, true, true
+	if acc.Open {
+		a.open[c.Account] = acc
+	}
+	a.account(ev)
+	return ev, movesMoney(ev.Type), true
+}
+
+// account keeps transfer ev's trail.
+func (a *accounts) account(ev Msg) {
+	t := a.trail(ev.Transfer)
+	switch ev.Type {
+	case EvDebited, EvDebitRejected:
+		t.amount = ev.Amount
+		if ev.Type == EvDebited {
+			t.debited += ev.Amount
+		}
+	case EvCredited:
+		t.credited += ev.Amount
+	case EvRefunded:
+		t.refunded += ev.Amount
+	}
 }
 
 func (a *accounts) trail(transfer string) *trail {
@@ -498,7 +480,7 @@ func (b *Bank) Audit(transfers []string) (money, outcomes []string) {
 
 	var held, shown int64
 	for _, acc := range a.open {
-		held += acc.balance
+		held += acc.Balance
 	}
 	for _, bal := range b.projection.balances {
 		shown += bal
