@@ -368,12 +368,19 @@ func TestRelayGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = r.Run(ctx)
+	// The relay takes what the subscription already holds, so the first
+	// batch is 1 to 10 events, as the feed's timing has it: the test holds
+	// the relation, not the size.
 	var perr *PublishError
-	if !errors.As(err, &perr) || perr.Attempts != 4 || perr.From != 11 {
-		t.Fatalf("Run = %v, want a *PublishError from 11 after 4 attempts", err)
+	if !errors.As(err, &perr) || perr.Attempts != 4 {
+		t.Fatalf("Run = %v, want a *PublishError after 4 attempts", err)
 	}
-	if pos, _ := cp.Load(ctx); pos != 10 || r.Relayed() != 10 {
-		t.Fatalf("checkpoint %d, relayed %d, want 10 (the confirmed batch)", pos, r.Relayed())
+	confirmed := r.Relayed()
+	if confirmed < 1 || confirmed > 10 || perr.From != confirmed+1 {
+		t.Fatalf("relayed %d, failed batch from %d: want the batch after the confirmed first one", confirmed, perr.From)
+	}
+	if pos, _ := cp.Load(ctx); pos != confirmed {
+		t.Fatalf("checkpoint %d, want %d (the confirmed batch)", pos, confirmed)
 	}
 }
 
