@@ -82,6 +82,8 @@ type Shop struct {
 	orders *cqrs.Handler[shop.Order, shop.Command]
 	sagas  *cqrs.Repository[saga.State]
 	relay  *outbox.Relay
+	timers *saga.Timers  // the sagas' pending deadlines: deadlines.go
+	armed  chan struct{} // a deadline was armed: wakes runDeadlines
 }
 
 // New validates cfg and returns a shop ready to Run.
@@ -124,6 +126,8 @@ func New(cfg Config) (*Shop, error) {
 		orders: cqrs.NewHandler(cfg.Store, orderDecider),
 		sagas:  cqrs.NewRepository(cfg.Store, saga.NewState, evolveSaga),
 		relay:  relay,
+		timers: saga.NewTimers(),
+		armed:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -163,6 +167,7 @@ func (s *Shop) Run(ctx context.Context) error {
 		{shop.GroupCommands, s.consumer(shop.TopicCommands, shop.GroupCommands, s.handleCommand, s.cfg.Dedup)},
 		{shop.GroupSaga, s.consumer(shop.TopicEvents, shop.GroupSaga, s.handleSagaEvent, false)},
 		{shop.GroupProjection, s.consumer(shop.TopicEvents, shop.GroupProjection, s.handleProjectionEvent, false)},
+		{"saga deadlines", s.runDeadlines},
 	}
 	errc := make(chan error, len(parts))
 	var wg sync.WaitGroup
@@ -258,30 +263,47 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 	if orderID == "" {
 		return nil
 	}
+	return s.transition(ctx, orderID, e.ID, e, func(st saga.State) (saga.Transition, bool, error) {
+		if st.Ended() {
+			// A late message: the outcome stands (IgnoreLate), or the
+			// definition refuses it and it is dead-lettered.
+			if err := shop.Fulfilment.CheckLate(st, e.ID); err != nil {
+				return saga.Transition{}, false, bus.Permanent(err)
+			}
+			return saga.Transition{}, false, nil
+		}
+		return shop.React(st, e)
+	})
+}
+
+// transition advances orderID's saga by what react decides on its stored
+// state for message cause, stores the transition (optimistically, again
+// on a conflict), arms the deadlines it leaves pending and sends its
+// commands. A cause already handled re-sends that transition's commands.
+func (s *Shop) transition(ctx context.Context, orderID, cause string, e event.Envelope,
+	react func(saga.State) (saga.Transition, bool, error)) error {
 	stream := shop.SagaStream(orderID)
 	for range 8 {
 		st, version, err := s.sagas.Load(ctx, stream)
 		if err != nil {
 			return err
 		}
-		if t, seen := st.Causes[e.ID]; seen {
+		if t, seen := st.Causes[cause]; seen {
 			return s.sendAll(ctx, e, t.Commands)
 		}
-		if st.Status == saga.Completed || st.Status == saga.Compensated {
-			return nil
-		}
-		t, ok, err := shop.React(st, e)
+		t, ok, err := react(st)
 		if err != nil || !ok {
 			return err
 		}
-		if _, err := shop.Fulfilment.Apply(st, t); err != nil {
+		next, err := shop.Fulfilment.Apply(st, t)
+		if err != nil {
 			return bus.Permanent(err)
 		}
-		te, err := event.New("saga/"+e.ID, sagaTransitionType, stream, t)
+		te, err := event.New("saga/"+cause, sagaTransitionType, stream, t)
 		if err != nil {
 			return err
 		}
-		te.Metadata = map[string]string{event.MetaCorrelationID: orderID, event.MetaCausationID: e.ID}
+		te.Metadata = map[string]string{event.MetaCorrelationID: orderID, event.MetaCausationID: cause}
 		expected := eventstore.NoStream
 		if version > 0 {
 			expected = eventstore.Exact(version)
@@ -293,12 +315,23 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 		if err != nil {
 			return err
 		}
+		s.arm(orderID, next)
 		return s.sendAll(ctx, e, t.Commands)
 	}
-	return fmt.Errorf("service: saga %s: too many concurrent transitions", stream)
+	return fmt.Errorf("service: saga %s: %w", stream, errTooManyTransitions)
+}
+
+// clock is the configured clock, the wall clock when none is.
+func (s *Shop) clock() bus.Clock {
+	if s.cfg.Clock == nil {
+		return bus.WallClock
+	}
+	return s.cfg.Clock
 }
 
 const sagaTransitionType = "SagaTransition"
+
+var errTooManyTransitions = errors.New("too many concurrent transitions")
 
 // Saga loads an order's saga state from the store: the persisted truth
 // about where its fulfilment stands.

@@ -3,6 +3,7 @@ package shop
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/edkit-dev/edkit/reference/event"
 	"github.com/edkit-dev/edkit/reference/saga"
@@ -15,9 +16,20 @@ const (
 	StepChargePayment = "charge-payment"
 )
 
+// PaymentDeadline names the fulfilment saga's deadline for the payment:
+// set when stock is reserved and payment asked for, cancelled when the
+// payment answers; when it fires first, the saga gives up on the payment
+// and compensates as for a declined one.
+const PaymentDeadline = "payment"
+
+// PaymentTimeout is how long the saga waits for the payment to answer.
+const PaymentTimeout = 30 * time.Minute
+
 // Fulfilment is the order-fulfilment saga: place the order, reserve stock,
 // charge payment; on failure undo done steps in reverse (release stock, then
-// cancel the order); on success confirm the order.
+// cancel the order); on success confirm the order. A payment that does not
+// answer within PaymentTimeout is a failure; one that answers after the
+// saga ended is ignored (IgnoreLate).
 var Fulfilment = saga.Definition{Name: "order-fulfilment", Steps: []saga.Step{
 	{Name: StepPlaceOrder, Compensation: CmdCancelOrder},
 	{Name: StepReserveStock, Compensation: CmdReleaseStock},
@@ -60,11 +72,16 @@ func React(s saga.State, e event.Envelope) (t saga.Transition, ok bool, err erro
 		err = send(Command{Type: CmdReserveStock, OrderID: order.OrderID, Items: order.Items})
 	case EvtStockReserved:
 		t.Done = StepReserveStock
+		t.Schedule = []saga.Deadline{{Name: PaymentDeadline, At: e.Time.Add(PaymentTimeout)}}
 		err = send(Command{Type: CmdChargePayment, OrderID: order.OrderID, Customer: order.Customer, AmountCents: order.AmountCents})
 	case EvtPaymentCharged:
 		t.Done = StepChargePayment
+		t.Cancel = []string{PaymentDeadline}
 		err = send(Command{Type: CmdConfirmOrder, OrderID: order.OrderID})
 	case EvtStockReservationFailed, EvtPaymentDeclined:
+		if e.Type == EvtPaymentDeclined {
+			t.Cancel = []string{PaymentDeadline}
+		}
 		var ref OrderRef
 		if err := e.Decode(&ref); err != nil {
 			return t, false, err
@@ -94,6 +111,33 @@ func React(s saga.State, e event.Envelope) (t saga.Transition, ok bool, err erro
 		return t, false, nil
 	}
 	return t, err == nil, err
+}
+
+// OnDeadline decides the saga's transition when deadline d fires: the
+// payment deadline fails the saga and starts compensation, as a declined
+// payment does.
+func OnDeadline(s saga.State, d saga.Deadline) (saga.Transition, error) {
+	t := saga.Transition{Cause: d.Cause(), Fired: d.Name}
+	if d.Name != PaymentDeadline {
+		return t, fmt.Errorf("shop: the fulfilment saga sets no deadline %q", d.Name)
+	}
+	var order OrderPlaced
+	if err := json.Unmarshal(s.Data, &order); err != nil {
+		return t, fmt.Errorf("shop: saga data: %w", err)
+	}
+	t.Failed = "payment timed out"
+	after, err := Fulfilment.Apply(s, t)
+	if err != nil {
+		return t, err
+	}
+	if st, more := Fulfilment.NextCompensation(after); more {
+		b, err := json.Marshal(Command{Type: st.Compensation, OrderID: order.OrderID, Reason: after.Reason})
+		if err != nil {
+			return t, err
+		}
+		t.Commands = append(t.Commands, b)
+	}
+	return t, nil
 }
 
 // CommandID is the deterministic ID of the command a saga sends for an order.
