@@ -1,10 +1,14 @@
 package shopsystem_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/edkit-dev/edkit/reference/cqrs"
 	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/saga"
 	"github.com/edkit-dev/edkit/reference/shop"
 	"github.com/edkit-dev/edkit/scenarios/fixture"
 )
@@ -57,3 +61,66 @@ func TestOrderSummaryProjection(t *testing.T) {
 		ThenView([]shop.OrderSummary{{OrderID: "o-1", Customer: "alice", Status: shop.StatusCancelled, AmountCents: 1200,
 			StockReserved: true, StockReleased: true, Reason: "payment declined", Events: 4}})
 }
+
+func fulfilment() fixture.Saga {
+	return fixture.Saga{Definition: shop.Fulfilment, React: shop.React, OnDeadline: shop.OnDeadline}
+}
+
+func ref(typ, id, reason string) event.Envelope {
+	return fixture.Event(typ, shop.OrderRef{OrderID: id, Reason: reason})
+}
+
+func TestFulfilmentSaga(t *testing.T) {
+	placedThenReserved := fixture.ForSaga(t, fulfilment()).Given(placed("o-1"), ref(shop.EvtStockReserved, "o-1", ""))
+	release := shop.Command{Type: shop.CmdReleaseStock, OrderID: "o-1", Reason: "payment timed out"}
+
+	fixture.ForSaga(t, fulfilment()).Given(placed("o-1")).
+		When(ref(shop.EvtStockReserved, "o-1", "")).
+		ThenDispatched(shop.Command{Type: shop.CmdChargePayment, OrderID: "o-1", Customer: "alice", AmountCents: 1200}).
+		ThenScheduled(shop.PaymentDeadline, shop.PaymentTimeout)
+	placedThenReserved.
+		When(ref(shop.EvtPaymentCharged, "o-1", "")).
+		ThenDispatched(shop.Command{Type: shop.CmdConfirmOrder, OrderID: "o-1"}).
+		ThenCancelled(shop.PaymentDeadline).
+		ThenStatus(saga.Completed)
+	// The payment never answers: after 30 minutes of virtual time the
+	// deadline fires and the saga compensates, releasing the stock.
+	placedThenReserved.WhenTimeElapses(shop.PaymentTimeout - time.Second).ThenNothingDispatched().ThenStatus(saga.Running)
+	placedThenReserved.
+		WhenTimeElapses(shop.PaymentTimeout).
+		ThenDispatched(release).
+		ThenStatus(saga.Compensating)
+	placedThenReserved.GivenTimeElapsed(time.Hour).
+		When(ref(shop.EvtStockReleased, "o-1", "")).
+		ThenDispatched(shop.Command{Type: shop.CmdCancelOrder, OrderID: "o-1", Reason: "payment timed out"})
+	// A payment that answers after the saga gave up changes nothing.
+	placedThenReserved.GivenTimeElapsed(time.Hour).Given(ref(shop.EvtStockReleased, "o-1", ""), ref(shop.EvtOrderCancelled, "o-1", "")).
+		When(ref(shop.EvtPaymentCharged, "o-1", "")).
+		ThenNothingDispatched().
+		ThenStatus(saga.Compensated)
+}
+
+// TestBrokenSagaFailsItsFixture: a saga that skips compensation (it
+// decides the failure but sends no undo) fails the fixture, which names
+// the command it did not send.
+func TestBrokenSagaFailsItsFixture(t *testing.T) {
+	broken := fulfilment()
+	broken.OnDeadline = func(s saga.State, d saga.Deadline) (saga.Transition, error) {
+		tr, err := shop.OnDeadline(s, d)
+		tr.Commands = nil // the bug
+		return tr, err
+	}
+	var r failures
+	fixture.ForSaga(&r, broken).Given(placed("o-1"), ref(shop.EvtStockReserved, "o-1", "")).
+		WhenTimeElapses(time.Hour).
+		ThenDispatched(shop.Command{Type: shop.CmdReleaseStock, OrderID: "o-1", Reason: "payment timed out"})
+	if len(r) != 1 || !strings.Contains(r[0], `command 1: missing, want {"type":"ReleaseStock","orderId":"o-1"`) {
+		t.Fatalf("the fixture reported %q; want the missing ReleaseStock named", r)
+	}
+}
+
+// failures is a fixture.T that keeps what it is told.
+type failures []string
+
+func (f *failures) Helper()                        {}
+func (f *failures) Errorf(format string, a ...any) { *f = append(*f, fmt.Sprintf(format, a...)) }
