@@ -57,10 +57,11 @@ func React(s saga.State, e event.Envelope) (t saga.Transition, ok bool, err erro
 		return nil
 	}
 	compensateNext := func(after saga.State) error {
-		if st, more := Fulfilment.NextCompensation(after); more {
-			return send(Command{Type: st.Compensation, OrderID: order.OrderID, Reason: after.Reason})
+		b, err := compensation(after, order.OrderID)
+		if b != nil {
+			t.Commands = append(t.Commands, b)
 		}
-		return nil
+		return err
 	}
 	switch e.Type {
 	case EvtOrderPlaced:
@@ -130,14 +131,21 @@ func OnDeadline(s saga.State, d saga.Deadline) (saga.Transition, error) {
 	if err != nil {
 		return t, err
 	}
-	if st, more := Fulfilment.NextCompensation(after); more {
-		b, err := json.Marshal(Command{Type: st.Compensation, OrderID: order.OrderID, Reason: after.Reason})
-		if err != nil {
-			return t, err
-		}
+	b, err := compensation(after, order.OrderID)
+	if b != nil {
 		t.Commands = append(t.Commands, b)
 	}
-	return t, nil
+	return t, err
+}
+
+// compensation is the next compensating command of a failed saga, nil
+// when nothing is left to undo.
+func compensation(after saga.State, orderID string) ([]byte, error) {
+	st, more := Fulfilment.NextCompensation(after)
+	if !more {
+		return nil, nil
+	}
+	return json.Marshal(Command{Type: st.Compensation, OrderID: orderID, Reason: after.Reason})
 }
 
 // CommandID is the deterministic ID of the command a saga sends for an order.
