@@ -8,6 +8,6 @@
 // the files are in scenarios/shop), a bank's would speak of accounts and
 // transfers. The runner of each lives with the system, so that no toolkit
 // package depends on a domain; this package holds what every runner shares.
-// Typed given/when/then fixtures for any aggregate, saga and projection are
-// not here yet.
+// Typed given/when/then fixtures for any aggregate, saga and projection
+// are in scenarios/fixture.
 package scenarios
