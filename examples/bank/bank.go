@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"time"
 
 	"github.com/edkit-dev/edkit/reference/bus"
+	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/saga"
 )
 
 // Topics and the consumer groups that read them.
@@ -97,6 +100,10 @@ func OnShown(fn func(transfer string)) Option { return func(b *Bank) { b.shown =
 // OnEnded is called when the saga records a transfer's final state.
 func OnEnded(fn func(transfer, state string)) Option { return func(b *Bank) { b.ended = fn } }
 
+// WithNow sets the clock the transfer saga's deadlines are set and fired
+// by (default time.Now).
+func WithNow(now func() time.Time) Option { return func(b *Bank) { b.now = now } }
+
 // WithBugs switches bugs on.
 func WithBugs(bugs Bugs) Option { return func(b *Bank) { b.bugs = bugs } }
 
@@ -108,10 +115,11 @@ type Bank struct {
 	effect func(ctx context.Context, name string)
 	shown  func(transfer string)
 	ended  func(transfer, state string)
+	now    func() time.Time
 	bugs   Bugs
 
 	accounts   accounts
-	saga       saga
+	transfers  transfers
 	projection projection
 
 	// sending serialises publishes per key (striped): see publish.
@@ -126,12 +134,13 @@ func NewBank(b bus.Bus, opts ...Option) *Bank {
 		effect: func(context.Context, string) {},
 		shown:  func(string) {},
 		ended:  func(string, string) {},
+		now:    time.Now,
 	}
 	for _, o := range opts {
 		o(bk)
 	}
 	bk.accounts = accounts{inbox: newInbox(bk.bugs.NoDedup), open: map[string]Account{}, trails: map[string]*trail{}}
-	bk.saga = saga{inbox: newInbox(bk.bugs.NoDedup), state: map[string]string{}}
+	bk.transfers = transfers{inbox: newInbox(bk.bugs.NoDedup), sagas: map[string]saga.State{}, state: map[string]string{}, timers: saga.NewTimers()}
 	bk.projection = projection{inbox: newInbox(bk.bugs.NoDedup), balances: map[string]int64{}, state: map[string]string{}}
 	return bk
 }
@@ -152,7 +161,8 @@ func (b *Bank) Transfer(ctx context.Context, id, from, to string, amount int64) 
 	return b.publish(ctx, TopicCommands, Msg{Type: CmdDebit, Transfer: id, Account: from, From: from, To: to, Amount: amount})
 }
 
-// Run runs the bank's three consumer groups until ctx is done.
+// Run runs the bank's three consumer groups, and the transfer saga's
+// deadlines, until ctx is done.
 func (b *Bank) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -164,18 +174,20 @@ func (b *Bank) Run(ctx context.Context) error {
 		{TopicEvents, GroupTransfers, b.onSagaEvent},
 		{TopicEvents, GroupBalances, b.onProjectionEvent},
 	}
-	errs := make(chan error, len(routes))
-	for _, r := range routes {
-		go func() {
-			err := bus.Consume(ctx, b.bus, r.topic, r.group, b.wrap(r.group, r.h))
-			if err != nil {
-				cancel() // one group down stops the bank
-			}
-			errs <- err
-		}()
+	errs := make(chan error, len(routes)+1)
+	part := func(run func() error) {
+		err := run()
+		if err != nil {
+			cancel() // one part down stops the bank
+		}
+		errs <- err
 	}
+	for _, r := range routes {
+		go part(func() error { return bus.Consume(ctx, b.bus, r.topic, r.group, b.wrap(r.group, r.h)) })
+	}
+	go part(func() error { return b.runDeadlines(ctx) })
 	var all []error
-	for range routes {
+	for range len(routes) + 1 {
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
@@ -242,18 +254,51 @@ func (b *Bank) onSagaEvent(ctx context.Context, m *bus.Message) error {
 	if err != nil {
 		return err
 	}
-	next, end, fresh := b.saga.on(m.ID, e, b.bugs.SkipCompensation)
-	if !fresh {
-		return nil
+	next, end, fresh, err := b.transfers.on(m.ID, e, b.now(), b.bugs.SkipCompensation)
+	if !fresh || err != nil {
+		return err
 	}
-	if next != nil {
-		return b.publish(ctx, TopicCommands, *next)
+	return b.step(ctx, e.Transfer, next, end)
+}
+
+// step sends a saga's next commands and reports its end.
+func (b *Bank) step(ctx context.Context, transfer string, next []Msg, end string) error {
+	for _, c := range next {
+		if err := b.publish(ctx, TopicCommands, c); err != nil {
+			return err
+		}
 	}
 	if end != "" {
-		b.ended(e.Transfer, end)
+		b.ended(transfer, end)
 	}
 	return nil
 }
+
+// runDeadlines fires the transfer sagas' deadlines as they fall due,
+// looking every deadlineTick, until ctx is done.
+func (b *Bank) runDeadlines(ctx context.Context) error {
+	tick := time.NewTicker(deadlineTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		for _, tm := range b.transfers.timers.Due(b.now()) {
+			next, end, err := b.transfers.fire(tm, b.bugs.SkipCompensation)
+			if err == nil {
+				err = b.step(ctx, tm.Saga, next, end)
+			}
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("transfer %s: deadline %s: %w", tm.Saga, tm.Deadline.Name, err)
+			}
+		}
+	}
+}
+
+// deadlineTick is how often the bank looks for due deadlines.
+const deadlineTick = 100 * time.Millisecond
 
 // onProjectionEvent is the balances group: fold the event into the read
 // model.
@@ -359,43 +404,104 @@ func (a *accounts) trail(transfer string) *trail {
 	return t
 }
 
-// saga is the transfers group: each transfer's state.
-type saga struct {
-	mu    sync.Mutex
-	inbox inbox
-	state map[string]string
+// transfers is the transfers group: each transfer's saga (TransferSaga),
+// its state in the bank's words, and the pending deadlines.
+type transfers struct {
+	mu     sync.Mutex
+	inbox  inbox
+	sagas  map[string]saga.State
+	state  map[string]string
+	timers *saga.Timers
 }
 
-// on takes the step that event e (message id) calls for: the command to
-// send next, or the final state reached ("" for neither).
-func (s *saga) on(id string, e Msg, skipCompensation bool) (next *Msg, end string, fresh bool) {
+// on runs the transfer saga on event e (message id), arriving at now: the
+// commands to send next, the final state reached ("" for none), and false
+// when id was handled before. With skipCompensation (the bug) a failed
+// credit sends no refund and the transfer ends failed.
+func (s *transfers) on(id string, e Msg, now time.Time, skipCompensation bool) (next []Msg, end string, fresh bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.inbox.first(id) {
-		return nil, "", false
+		return nil, "", false, nil
 	}
-	switch e.Type {
-	case EvDebited:
-		s.state[e.Transfer] = Pending
-		return &Msg{Type: CmdCredit, Transfer: e.Transfer, Account: e.To, From: e.From, To: e.To, Amount: e.Amount}, "", true
-	case EvCreditFailed:
-		if skipCompensation {
-			s.state[e.Transfer] = Failed
-			return nil, Failed, true
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, "", true, err
+	}
+	st := s.saga(e.Transfer)
+	if t, seen := st.Causes[id]; seen {
+		// Handled before, and let through (the NoDedup bug): the saga
+		// sends that step's commands again, as a redelivery does.
+		next, err := decodeAll(t.Commands)
+		return next, "", true, err
+	}
+	t, ok, err := ReactTransfer(st, event.Envelope{ID: id, Type: e.Type, Time: now, Data: data})
+	if err != nil || !ok {
+		return nil, "", true, err
+	}
+	return s.advance(e.Transfer, st, t, skipCompensation)
+}
+
+// fire runs the transfer saga on a deadline that fell due.
+func (s *transfers) fire(tm saga.Timer, skipCompensation bool) (next []Msg, end string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.saga(tm.Saga)
+	if at, ok := st.Deadlines[tm.Deadline.Name]; !ok || !at.Equal(tm.Deadline.At) {
+		s.timers.Set(tm.Saga, st)
+		return nil, "", nil
+	}
+	t, err := OnTransferDeadline(st, tm.Deadline)
+	if err != nil {
+		return nil, "", err
+	}
+	next, end, _, err = s.advance(tm.Saga, st, t, skipCompensation)
+	return next, end, err
+}
+
+func (s *transfers) saga(transfer string) saga.State {
+	st, ok := s.sagas[transfer]
+	if !ok {
+		st = saga.NewState()
+	}
+	return st
+}
+
+// advance applies t to transfer's saga and says what to send and whether
+// it ended. s.mu is held.
+func (s *transfers) advance(transfer string, st saga.State, t saga.Transition, skipCompensation bool) ([]Msg, string, bool, error) {
+	st, err := TransferSaga.Apply(st, t)
+	if err != nil {
+		return nil, "", true, err
+	}
+	s.sagas[transfer] = st
+	s.timers.Set(transfer, st)
+	s.state[transfer] = outcome(st)
+	if skipCompensation && t.Failed != "" && len(st.Done) > 0 {
+		s.state[transfer] = Failed
+		return nil, Failed, true, nil
+	}
+	next, err := decodeAll(t.Commands)
+	if err != nil {
+		return nil, "", true, err
+	}
+	end := ""
+	if st.Ended() {
+		end = s.state[transfer]
+	}
+	return next, end, true, nil
+}
+
+func decodeAll(cmds [][]byte) ([]Msg, error) {
+	next := make([]Msg, 0, len(cmds))
+	for _, c := range cmds {
+		var m Msg
+		if err := json.Unmarshal(c, &m); err != nil {
+			return nil, err
 		}
-		s.state[e.Transfer] = Compensating
-		return &Msg{Type: CmdRefund, Transfer: e.Transfer, Account: e.From, From: e.From, To: e.To, Amount: e.Amount}, "", true
-	case EvDebitRejected:
-		end = Rejected
-	case EvCredited:
-		end = Completed
-	case EvRefunded:
-		end = Compensated
-	default:
-		return nil, "", true
+		next = append(next, m)
 	}
-	s.state[e.Transfer] = end
-	return nil, end, true
+	return next, nil
 }
 
 // projection is the balances group: the read model.
@@ -473,8 +579,8 @@ func (b *Bank) Audit(transfers []string) (money, outcomes []string) {
 	a := &b.accounts
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b.saga.mu.Lock()
-	defer b.saga.mu.Unlock()
+	b.transfers.mu.Lock()
+	defer b.transfers.mu.Unlock()
 	b.projection.mu.RLock()
 	defer b.projection.mu.RUnlock()
 
@@ -492,7 +598,7 @@ func (b *Bank) Audit(transfers []string) (money, outcomes []string) {
 		money = append(money, fmt.Sprintf("the balances projection shows %d, the accounts hold %d", shown, held))
 	}
 	for _, id := range transfers {
-		t, state := a.trails[id], b.saga.state[id]
+		t, state := a.trails[id], b.transfers.state[id]
 		if t == nil {
 			t = &trail{}
 		}

@@ -7,7 +7,11 @@
 // A transfer is a two-step saga (group "transfers" on "bank.events"):
 // debit the source — rejected when funds are short, with nothing to undo —
 // then credit the target; when the credit fails (the target is frozen or
-// does not exist) the saga compensates by refunding the source. A balance
+// does not exist), or does not answer within CreditTimeout, the saga
+// compensates by refunding the source. The account (AccountDecider) and
+// the saga (TransferSaga, ReactTransfer, OnTransferDeadline) are written
+// on edkit's cqrs and saga types, so edkit's given/when/then fixtures test
+// them (fixture_test.go), the deadline on virtual time. A balance
 // projection (group "balances" on "bank.events") is the read model. Every
 // handler keeps an inbox of the message IDs it handled, so a redelivered
 // message never moves money twice.

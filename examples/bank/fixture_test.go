@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edkit-dev/edkit/reference/event"
+	"github.com/edkit-dev/edkit/reference/saga"
 	"github.com/edkit-dev/edkit/scenarios/fixture"
 )
 
@@ -95,5 +97,56 @@ func TestBalancesProjectionWithoutDedup(t *testing.T) {
 // failures is a fixture.T that keeps what it is told.
 type failures []string
 
-func (f *failures) Helper()                         {}
+func (f *failures) Helper()                        {}
 func (f *failures) Errorf(format string, a ...any) { *f = append(*f, fmt.Sprintf(format, a...)) }
+
+func transferSaga() fixture.Saga {
+	return fixture.Saga{Definition: TransferSaga, React: ReactTransfer, OnDeadline: OnTransferDeadline}
+}
+
+var (
+	debit    = Msg{Type: EvDebited, Transfer: "t1", Account: "alice", From: "alice", To: "bob", Amount: 30}
+	credit   = Msg{Type: CmdCredit, Transfer: "t1", Account: "bob", From: "alice", To: "bob", Amount: 30}
+	refundIt = Msg{Type: CmdRefund, Transfer: "t1", Account: "alice", From: "alice", To: "bob", Amount: 30}
+)
+
+func TestTransferSaga(t *testing.T) {
+	debited := fixture.ForSaga(t, transferSaga()).Given(ev(debit))
+	fixture.ForSaga(t, transferSaga()).When(ev(debit)).
+		ThenDispatched(credit).ThenScheduled(CreditDeadline, CreditTimeout)
+	debited.When(ev(Msg{Type: EvCredited, Transfer: "t1", Account: "bob", Amount: 30})).
+		ThenNothingDispatched().ThenCancelled(CreditDeadline).ThenStatus(saga.Completed)
+	debited.When(ev(Msg{Type: EvCreditFailed, Transfer: "t1", Account: "bob", From: "alice", To: "bob", Amount: 30, Reason: ErrFrozen.Error()})).
+		ThenDispatched(refundIt).ThenCancelled(CreditDeadline).ThenStatus(saga.Compensating)
+	// The credit never answers: a minute of virtual time later the
+	// deadline fires and the debit is refunded.
+	debited.WhenTimeElapses(CreditTimeout).ThenDispatched(refundIt).ThenStatus(saga.Compensating)
+	debited.GivenTimeElapsed(time.Hour).When(ev(Msg{Type: EvRefunded, Transfer: "t1", Account: "alice", Amount: 30})).
+		ThenStatus(saga.Compensated)
+	// A credit that answers after the saga gave up is not acted on.
+	debited.GivenTimeElapsed(time.Hour).When(ev(Msg{Type: EvCredited, Transfer: "t1", Account: "bob", Amount: 30})).
+		ThenNothingDispatched().ThenStatus(saga.Compensating)
+	fixture.ForSaga(t, transferSaga()).When(ev(Msg{Type: EvDebitRejected, Transfer: "t1", Reason: ErrInsufficientFunds.Error()})).
+		ThenNothingDispatched().ThenStatus(saga.Compensated)
+}
+
+// TestTransferSagaSkippingCompensation: the SkipCompensation bug, as a
+// saga that decides the failure and sends no refund, fails the fixture
+// naming the refund it did not send.
+func TestTransferSagaSkippingCompensation(t *testing.T) {
+	broken := transferSaga()
+	broken.React = func(s saga.State, e event.Envelope) (saga.Transition, bool, error) {
+		tr, ok, err := ReactTransfer(s, e)
+		if tr.Failed != "" {
+			tr.Commands = nil
+		}
+		return tr, ok, err
+	}
+	var r failures
+	fixture.ForSaga(&r, broken).Given(ev(debit)).
+		When(ev(Msg{Type: EvCreditFailed, Transfer: "t1", Account: "bob", From: "alice", To: "bob", Amount: 30, Reason: ErrFrozen.Error()})).
+		ThenDispatched(refundIt)
+	if len(r) != 1 || !strings.Contains(r[0], `command 1: missing, want {"type":"refund"`) {
+		t.Fatalf("the fixture reported %q; want the missing refund named", r)
+	}
+}
