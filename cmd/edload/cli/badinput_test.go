@@ -102,6 +102,10 @@ func TestBadInput(t *testing.T) {
 		{name: "check checks.json is a device", args: []string{"check", "{d}/zerorun"}, want: "zerorun/checks.json: larger than 4194304 bytes"},
 		{name: "check history is a device", args: []string{"check", "{d}/zerohist"}, want: "zerohist/history.bin.zst: not an edkit history file"},
 		{name: "check history is garbage", args: []string{"check", "{d}/garbage"}, want: "garbage/history.bin.zst: not an edkit history file"},
+		// new: kinds and names.
+		{name: "new unknown kind", args: []string{"new", "widget", "X", "--dir", "{d}"}, want: `kind "widget" (want aggregate, projection, saga)`, usage: true},
+		{name: "new name with a path", args: []string{"new", "saga", "../x", "--dir", "{d}"}, want: `name "../x"`, usage: true},
+		{name: "new without a name", args: []string{"new", "saga"}, want: "new takes a kind", usage: true},
 		// dlq: flags, targets, URLs.
 		{name: "dlq no subcommand", args: []string{"dlq"}, want: "dlq needs a subcommand", usage: true},
 		{name: "dlq unknown flag", args: []string{"dlq", "ls", "--nope"}, want: "unknown flag: --nope", usage: true},

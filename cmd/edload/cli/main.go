@@ -162,6 +162,7 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 	if err != nil {
 		return nil, err
 	}
-	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr, systems), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr))
+	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr, systems), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr),
+		newNewCmd(stdout))
 	return root, nil
 }
