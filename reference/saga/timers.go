@@ -15,9 +15,9 @@ import (
 // A runtime recovering after a restart rebuilds it by Setting the state
 // of each saga it loads.
 type Timers struct {
-	mu    sync.Mutex
-	h     timerHeap
-	byKey map[timerKey]*timer
+	mu     sync.Mutex
+	h      timerHeap
+	bySaga map[string]map[string]*timer // saga → deadline name → its timer
 }
 
 type timerKey struct{ saga, name string }
@@ -35,32 +35,38 @@ type Timer struct {
 }
 
 // NewTimers returns an empty set of timers.
-func NewTimers() *Timers { return &Timers{byKey: map[timerKey]*timer{}} }
+func NewTimers() *Timers { return &Timers{bySaga: map[string]map[string]*timer{}} }
 
 // Set makes saga's pending deadlines those of s: new ones armed, moved
 // ones moved, cancelled and fired ones (and all, once s ended) disarmed.
+// It costs the saga's own deadlines, not all pending ones: a runtime calls
+// it on every transition.
 func (ts *Timers) Set(saga string, s State) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	for k, t := range ts.byKey {
-		if k.saga != saga {
-			continue
-		}
-		if _, ok := s.Deadlines[k.name]; !ok {
+	mine := ts.bySaga[saga]
+	for name, t := range mine {
+		if _, ok := s.Deadlines[name]; !ok {
 			heap.Remove(&ts.h, t.i)
-			delete(ts.byKey, k)
+			delete(mine, name)
 		}
 	}
 	for name, at := range s.Deadlines {
-		k := timerKey{saga, name}
-		if t, ok := ts.byKey[k]; ok {
+		if t, ok := mine[name]; ok {
 			t.at = at
 			heap.Fix(&ts.h, t.i)
 			continue
 		}
-		t := &timer{key: k, at: at}
+		if mine == nil {
+			mine = map[string]*timer{}
+			ts.bySaga[saga] = mine
+		}
+		t := &timer{key: timerKey{saga, name}, at: at}
 		heap.Push(&ts.h, t)
-		ts.byKey[k] = t
+		mine[name] = t
+	}
+	if len(mine) == 0 {
+		delete(ts.bySaga, saga)
 	}
 }
 
@@ -80,11 +86,19 @@ func (ts *Timers) Next() (at time.Time, ok bool) {
 func (ts *Timers) Due(now time.Time) []Timer {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	// Walk the heap from its root, pruning each subtree whose root is not
+	// due: the cost follows the deadlines due, not all pending ones.
 	var due []Timer
-	for _, t := range ts.h {
-		if !t.at.After(now) {
-			due = append(due, Timer{Saga: t.key.saga, Deadline: Deadline{Name: t.key.name, At: t.at}})
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(ts.h) || ts.h[i].at.After(now) {
+			continue
 		}
+		t := ts.h[i]
+		due = append(due, Timer{Saga: t.key.saga, Deadline: Deadline{Name: t.key.name, At: t.at}})
+		stack = append(stack, 2*i+1, 2*i+2)
 	}
 	sortTimers(due)
 	return due
