@@ -3,6 +3,8 @@ package env
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // ErrBadSpec wraps a spec refused before anything starts: an option a
@@ -28,6 +30,17 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // Its error may join several; each *FieldError among them names its field.
 type SpecChecker interface {
 	CheckSpec(spec ComponentSpec) error
+}
+
+// NoOptions is the spec check of a provider that takes no options: one
+// silently ignored is a setting the user believes in and does not have, so
+// each option given is a *FieldError naming it.
+func NoOptions(spec ComponentSpec) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(spec.Options)) {
+		errs = append(errs, &FieldError{Field: "options." + k, Err: fmt.Errorf("unknown option %q: the %s provider takes none", k, spec.Provider)})
+	}
+	return errors.Join(errs...)
 }
 
 // Check checks spec as Start does before it starts anything: the spec

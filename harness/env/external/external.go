@@ -9,10 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/url"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -108,10 +106,7 @@ func (p *Provider) CheckSpec(spec env.ComponentSpec) error {
 			errs = append(errs, &env.FieldError{Field: field, Err: err})
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(spec.Options)) {
-		errs = append(errs, &env.FieldError{Field: "options." + k, Err: fmt.Errorf("unknown option %q: the external provider takes none", k)})
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, env.NoOptions(spec))...)
 }
 
 var _ env.SpecChecker = (*Provider)(nil)

@@ -2,15 +2,12 @@ package process
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -197,14 +194,7 @@ func (p *Provider) StartInstance(ctx context.Context, spec env.ComponentSpec) (*
 	return in, nil
 }
 
-// CheckSpec refuses options: the process provider takes none, and one
-// silently ignored is a setting the user believes in and does not have.
-func (p *Provider) CheckSpec(spec env.ComponentSpec) error {
-	var errs []error
-	for _, k := range slices.Sorted(maps.Keys(spec.Options)) {
-		errs = append(errs, &env.FieldError{Field: "options." + k, Err: fmt.Errorf("unknown option %q: the process provider takes none", k)})
-	}
-	return errors.Join(errs...)
-}
+// CheckSpec refuses options: the process provider takes none.
+func (p *Provider) CheckSpec(spec env.ComponentSpec) error { return env.NoOptions(spec) }
 
 var _ env.SpecChecker = (*Provider)(nil)
