@@ -32,7 +32,10 @@ var ErrBadInput = errors.New("scaffold: bad input")
 // ErrExists is a file scaffold would overwrite.
 var ErrExists = errors.New("scaffold: file exists")
 
-var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
+	packageRE = regexp.MustCompile(`(?m)^package ([A-Za-z0-9_]+)`)
+)
 
 // data is what the templates see.
 type data struct {
@@ -106,7 +109,6 @@ func render(name string, d data) ([]byte, error) {
 // packageOf is the package of the Go files in dir, else dir's base name.
 func packageOf(dir string) string {
 	matches, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	re := regexp.MustCompile(`(?m)^package ([A-Za-z0-9_]+)`)
 	for _, m := range matches {
 		if strings.HasSuffix(m, "_test.go") {
 			continue
@@ -115,7 +117,7 @@ func packageOf(dir string) string {
 		if err != nil {
 			continue
 		}
-		if g := re.FindSubmatch(b); g != nil {
+		if g := packageRE.FindSubmatch(b); g != nil {
 			return string(g[1])
 		}
 	}
