@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 		{name: "scenario repeats a key", args: []string{"scenario", "{d}/sc-dup.yaml"}, want: `sc-dup.yaml:2:1: scenario: duplicate key "name"`},
 		{name: "scenario unknown key", args: []string{"scenario", "{d}/sc-unknown.yaml"}, want: `sc-unknown.yaml:2:1: scenario: unknown key "colour"`},
 		{name: "scenario type error", args: []string{"scenario", "{d}/sc-type.yaml"}, want: `sc-type.yaml:2:16: setup.dedup: expected true or false, got "maybe"`},
-		{name: "scenario glob taken literally", args: []string{"scenario", "{d}/*.yaml"}, want: "*.yaml"},
+		{name: "scenario glob taken literally", args: []string{"scenario", "{d}/*.yaml"}, want: "*.yaml: no such file or directory\nedload: 1 of 1 scenario files are malformed"},
 		// Run directories given to check.
 		{name: "check no run", args: []string{"check", "{d}/nope"}, want: "is it a directory edload run --out wrote?"},
 		{name: "check no argument", args: []string{"check"}, want: "check takes one run directory", usage: true},
