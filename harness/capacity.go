@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/edkit-dev/edkit/loadgen"
@@ -171,33 +173,64 @@ func probe(ctx context.Context, sys System, o Options, n int, rate float64) (Pro
 	return p, nil
 }
 
-// PublishCeiling measures the bare publish rate of broker: workers
-// publishing as fast as the bus acknowledges for d, closed loop, nothing
-// recorded, nothing consumed — the ceiling a capacity search is read
-// against, measured on a fresh broker of the same kind in the same run.
-func PublishCeiling(ctx context.Context, broker Broker, workers, payload int, d time.Duration) (float64, error) {
+// Ceiling shapes a bare publish loop. Zero fields take their defaults.
+type Ceiling struct {
+	// Workers publish concurrently, closed loop (default 1).
+	Workers int
+	// Payload is each message's size in bytes.
+	Payload int
+	// Duration is how long the loop publishes (default 10 s).
+	Duration time.Duration
+	// Keys picks publish n's key, as the run's load picks operation n's
+	// (default: 64 keys in turn).
+	Keys loadgen.KeyDist
+	// PerKeyOrder keeps at most one publish of a key in flight, the way
+	// a producer that keeps per-key order by waiting for each
+	// acknowledgement does (the echo system, most services): the ceiling a
+	// run of such a system is bounded by, since a key's publishes cannot
+	// overlap. Without it the loop publishes every key concurrently.
+	PerKeyOrder bool
+}
+
+// PublishCeiling measures the bare publish rate of broker: c.Workers
+// publishing as fast as the bus acknowledges for c.Duration, closed loop,
+// nothing recorded, nothing consumed — the ceiling a capacity search is
+// read against, measured on a fresh broker of the same kind in the same
+// run, with the run's key distribution and ordering discipline so that the
+// ratio measures edkit's cost, not a different workload.
+func PublishCeiling(ctx context.Context, broker Broker, c Ceiling) (float64, error) {
 	const topic = "edkit-ceiling"
+	c = c.withDefaults()
 	b, _, stop, err := broker.start(ctx, []string{topic})
 	if err != nil {
 		return 0, &EnvError{err}
 	}
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, d)
+	ctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
-	body := make([]byte, payload)
-	counts := make([]uint64, max(workers, 1))
+	body := make([]byte, c.Payload)
+	var locks KeyLocks
+	var next atomic.Uint64
+	counts := make([]uint64, c.Workers)
 	errs := make(chan error, len(counts))
 	start := time.Now()
 	for w := range counts {
 		go func() {
-			for i := 0; ; i++ {
-				m := &bus.Message{ID: fmt.Sprintf("c-%d-%d", w, i), Topic: topic, Key: fmt.Sprint("k-", i%64), Payload: body}
-				if err := b.Publish(ctx, m); err != nil {
+			for {
+				n := next.Add(1) - 1
+				key := "k-" + strconv.Itoa(c.Keys.Key(n).Key)
+				m := &bus.Message{ID: "c-" + strconv.FormatUint(n, 10), Topic: topic, Key: key, Payload: body}
+				unlock := func() {}
+				if c.PerKeyOrder {
+					unlock = locks.Lock(key)
+				}
+				err := b.Publish(ctx, m)
+				unlock()
+				if err != nil {
 					if ctx.Err() != nil {
-						errs <- nil
-					} else {
-						errs <- err
+						err = nil
 					}
+					errs <- err
 					return
 				}
 				counts[w]++
@@ -220,3 +253,19 @@ func PublishCeiling(ctx context.Context, broker Broker, workers, payload int, d 
 	}
 	return float64(n) / elapsed.Seconds(), nil
 }
+
+func (c Ceiling) withDefaults() Ceiling {
+	c.Workers = max(c.Workers, 1)
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Keys == nil {
+		c.Keys = roundRobin(64)
+	}
+	return c
+}
+
+// roundRobin is the default ceiling's keys: n's key is n mod the count.
+type roundRobin int
+
+func (r roundRobin) Key(n uint64) loadgen.KeyPick { return loadgen.KeyPick{Key: int(n % uint64(r))} }

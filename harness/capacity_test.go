@@ -58,14 +58,15 @@ func TestFindMaxBadOptions(t *testing.T) {
 }
 
 func TestPublishCeiling(t *testing.T) {
-	rate, err := harness.PublishCeiling(t.Context(), harness.Broker{Kind: harness.BrokerMemory}, 4, 16, 200*time.Millisecond)
+	rate, err := harness.PublishCeiling(t.Context(), harness.Broker{Kind: harness.BrokerMemory},
+		harness.Ceiling{Workers: 4, Payload: 16, Duration: 200 * time.Millisecond, PerKeyOrder: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rate < 1000 {
 		t.Fatalf("membus publish ceiling %.0f/s: want well above 1000/s", rate)
 	}
-	if _, err := harness.PublishCeiling(t.Context(), harness.Broker{Kind: "pigeon"}, 1, 1, time.Millisecond); err == nil {
+	if _, err := harness.PublishCeiling(t.Context(), harness.Broker{Kind: "pigeon"}, harness.Ceiling{Duration: time.Millisecond}); err == nil {
 		t.Fatal("an unknown broker measured a ceiling")
 	}
 }

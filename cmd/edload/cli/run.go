@@ -388,10 +388,12 @@ func findMax(ctx context.Context, f *runFlags, sys harness.System, o harness.Opt
 	ceiling := 0.0
 	if f.baseline {
 		var err error
-		if ceiling, err = harness.PublishCeiling(ctx, o.Broker, f.workers, f.payload, f.duration); err != nil {
+		if ceiling, err = harness.PublishCeiling(ctx, o.Broker, harness.Ceiling{
+			Workers: f.workers, Payload: f.payload, Duration: f.duration, Keys: keys, PerKeyOrder: true}); err != nil {
 			return nil, runError(ctx, err)
 		}
-		fmt.Fprintf(progress, "edload: bare publish ceiling on %s: %.4g/s (%d workers, closed loop, %v)\n", f.broker, ceiling, f.workers, f.duration)
+		fmt.Fprintf(progress, "edload: bare publish ceiling on %s: %.4g/s (%d workers, closed loop, %v, the run's keys, one publish per key in flight)\n",
+			f.broker, ceiling, f.workers, f.duration)
 	}
 	c, err := harness.FindMax(ctx, sys, o, harness.SearchOptions{Max: f.maxRate, MaxProbes: f.probes,
 		OnProbe: func(p harness.Probe) {

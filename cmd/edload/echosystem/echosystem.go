@@ -44,10 +44,9 @@ func (System) Start(_ context.Context, env *harness.Env) (harness.Instance, erro
 type instance struct {
 	env   *harness.Env
 	inbox *window
-	// keyMu serialises the publishes of one key, as one producer per key
-	// would: the load's workers send concurrently, and two overlapping
-	// publishes of a key have no order for the order checker to judge.
-	keyMu [256]sync.Mutex
+	// sending serialises the publishes of one key, as one producer per key
+	// would: the load's workers send concurrently.
+	sending harness.KeyLocks
 }
 
 // Run consumes until ctx is done.
@@ -75,9 +74,7 @@ func (in *instance) Send(ctx context.Context, op harness.Op) error {
 	id := "e-" + itoa(op.Seq)
 	in.env.Visible.Start(id, op.Intended)
 	in.env.Settled.Start(id, op.Intended)
-	mu := &in.keyMu[fnv32(op.Key)%uint32(len(in.keyMu))]
-	mu.Lock()
-	defer mu.Unlock()
+	defer in.sending.Lock(op.Key)()
 	return in.env.Bus.Publish(ctx, &bus.Message{ID: id, Topic: Topic, Key: op.Key, Payload: op.Payload})
 }
 
@@ -87,14 +84,6 @@ func (in *instance) Consumers() map[string][]string { return map[string][]string
 // LatencyNames says what the latencies measure.
 func (in *instance) LatencyNames() (visible, settled string) {
 	return "end-to-end (intended → handled)", "settled (intended → handled)"
-}
-
-func fnv32(s string) uint32 {
-	h := uint32(2166136261)
-	for i := range len(s) {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
 }
 
 func itoa(n uint64) string {
