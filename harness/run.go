@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -77,6 +76,9 @@ type Options struct {
 	OnStart func(broker string)
 	// Logger receives the system's warnings (default: discarded).
 	Logger *slog.Logger
+	// Clock is handed to the system (Env.Clock): a virtual clock lets a
+	// scenario jump over a 30-minute timeout (default the real clock).
+	Clock clock.Clock
 }
 
 // EnvError means the environment could not be started (exit code 3).
@@ -91,57 +93,20 @@ func (e *EnvError) Unwrap() error { return e.Err }
 // invariant: that is in the report (reports.Run.OK).
 func Run(ctx context.Context, sys System, o Options) (_ *reports.Run, err error) {
 	started := time.Now()
-	dir, removeDir, err := runDir(o.Out, o.Replace)
+	s, err := Start(ctx, sys, o)
 	if err != nil {
 		return nil, err
 	}
-	defer removeDir()
-	hf, err := history.CreateFile(filepath.Join(dir, history.FileName))
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	// The history file is an output of the run: a failed close may mean
-	// ops never reached the disk.
-	defer func() { err = errors.Join(err, hf.Close()) }()
-	rec := history.NewRecorder(clock.Real{}, history.WithFile(hf))
-
-	var topics []string
-	if t, ok := sys.(Topics); ok {
-		topics = t.Topics()
-	}
-	b, brokerName, stopBus, err := o.Broker.start(ctx, topics)
-	if err != nil {
-		return nil, &EnvError{err}
-	}
-	defer stopBus()
-
-	if o.Fault == nil && !o.NoFault {
-		if o.Fault, err = chaos.NewMessageFault(DefaultFault(o.Load.Seed), clock.Real{}); err != nil {
-			return nil, err
-		}
-	}
-	env := newEnv(b, rec, o)
-	_, env.observed = sys.(DeadLetterTopics)
-	inst, err := sys.Start(ctx, env)
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", sys.Name(), err)
-	}
-	if c, ok := inst.(io.Closer); ok {
-		defer func() {
-			if cerr := c.Close(); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("close %s: %w", sys.Name(), cerr))
-			}
-		}()
-	}
-	r := &run{sys: sys, inst: inst, env: env, o: o, rec: rec, dir: dir, bus: b}
-	if err := r.drive(ctx, brokerName); err != nil {
+	defer func() { err = errors.Join(err, s.Close()) }()
+	r := s.r
+	if err := r.drive(ctx, s); err != nil {
 		return nil, err
 	}
 	// The run is over: the history is complete and can be judged.
-	if err := rec.Close(); err != nil {
-		return nil, fmt.Errorf("write history: %w", err)
+	if err := s.Stop(); err != nil {
+		return nil, err
 	}
-	rep, err := r.report(ctx, started, brokerName)
+	rep, err := r.report(ctx, s, started)
 	if err != nil {
 		return nil, err
 	}
@@ -256,10 +221,13 @@ func newEnv(b bus.Bus, rec *history.Recorder, o Options) *Env {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	fault := o.Fault
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	return &Env{
 		Bus:     record.NewBus(newResubscribing(b, rec), rec, "loadgen", record.WithLedger(ledger)),
 		Visible: loadgen.NewTracker(), Settled: loadgen.NewTracker(),
-		Dedup: o.Dedup, Seed: o.Load.Seed, Logger: logger,
+		Dedup: o.Dedup, Seed: o.Load.Seed, Logger: logger, Clock: o.Clock,
 		rec: rec, ledger: ledger,
 		wrap: func(group string, h bus.Handler) bus.Handler {
 			h = bus.WithMessageContext()(h) // Env.Effect names the message from ctx
@@ -288,54 +256,30 @@ type run struct {
 	unsettled int
 }
 
-// drive runs the system, sends the load, and waits for quiescence.
-func (r *run) drive(ctx context.Context, brokerName string) error {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var runErr error
-	done := make(chan struct{})
-	// The ledger forgets each message once every group owed it settled it:
-	// it must know the groups before the load, or it keeps every publish.
-	consumers := r.quiesceGroups()
-	r.env.ledger.SetGroups(consumers)
-	go func() {
-		defer close(done)
-		runErr = r.runAll(runCtx)
-	}()
+// drive sends the load to the started system and waits for quiescence.
+func (r *run) drive(ctx context.Context, s *Session) error {
 	if r.o.OnStart != nil {
-		r.o.OnStart(brokerName)
+		r.o.OnStart(s.broker)
 	}
 	driver := loadgen.DriverFunc(func(ctx context.Context, q loadgen.Request) error {
 		return r.inst.Send(ctx, Op{Seq: q.Seq, Key: q.Key, KeySeq: q.KeySeq, Step: q.Op, Intended: q.Intended, Payload: q.Payload})
 	})
-	res, err := loadgen.Run(runCtx, r.o.Load, driver, r.o.LoadOptions...)
+	res, err := loadgen.Run(s.runCtx, r.o.Load, driver, r.o.LoadOptions...)
 	if err != nil {
-		cancel()
-		<-done
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if ferr := s.Failed(); ferr != nil {
+			return ferr
 		}
 		return err
 	}
 	r.load = res
-	var busy bool
-	r.quiesced, busy = waitQuiet(ctx, r.o.Quiesce, done, func() bool {
-		return r.env.Settled.Pending() == 0 && r.env.ledger.Outstanding(consumers) == 0
-	}, r.rec.Len)
-	if !r.quiesced && busy {
-		r.unsettled = r.env.Settled.Pending() + r.env.ledger.Outstanding(consumers)
-	}
+	r.quiesced, r.unsettled = s.Quiesce(ctx)
 	if ctx.Err() != nil {
-		cancel()
-		<-done
 		return ctx.Err()
 	}
-	cancel()
-	<-done
-	if runErr != nil {
-		return fmt.Errorf("%s stopped: %w", r.sys.Name(), runErr)
-	}
-	return nil
+	return s.Failed()
 }
 
 // quiesceGroups are the groups the run waits for: the system's, and
@@ -428,28 +372,15 @@ func (r *run) judgement() Checks {
 		Quiesced: r.quiesced, Busy: r.unsettled > 0}
 }
 
-// checks judges the history file with the built-in checkers and the
-// system's own, streaming it (memory stays flat however long the run), then
-// the system's final state.
-func (r *run) checks(ctx context.Context) ([]check.Result, error) {
-	c := r.judgement()
+// checks writes checks.json when the run has a directory, then judges
+// the history and the system's final state.
+func (r *run) checks(ctx context.Context, s *Session) ([]check.Result, error) {
 	if r.o.Out != "" {
-		if err := c.write(r.o.Out); err != nil {
+		if err := r.judgement().write(r.o.Out); err != nil {
 			return nil, fmt.Errorf("write checks: %w", err)
 		}
 	}
-	results, err := judgeHistory(filepath.Join(r.dir, history.FileName), r.dir, c, r.sys)
-	if err != nil {
-		return nil, err
-	}
-	if sc, ok := r.inst.(StateChecker); ok {
-		more, err := sc.CheckState(ctx, r.load.Sent, r.quiesced)
-		if err != nil {
-			return nil, fmt.Errorf("check %s state: %w", r.sys.Name(), err)
-		}
-		results = append(results, more...)
-	}
-	return results, nil
+	return s.Judge(ctx, r.load.Sent, r.quiesced)
 }
 
 // judgingHeadroom is the memory the checks may use above what the process
@@ -475,7 +406,7 @@ func boundJudging() func() {
 
 // judgeHistory judges the history file at path as c says, with sys's own
 // history checkers when it has some (sys may be nil).
-func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error) {
+func judgeHistory(path, tmp string, c Checks, sys System, extra ...check.Checker) ([]check.Result, error) {
 	checkers, err := c.Checkers()
 	if err != nil {
 		return nil, err
@@ -483,6 +414,7 @@ func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error
 	if hc, ok := sys.(HistoryCheckers); ok {
 		checkers = append(checkers, hc.Checkers()...)
 	}
+	checkers = append(checkers, extra...)
 	f, err := history.OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
@@ -497,8 +429,9 @@ func judgeHistory(path, tmp string, c Checks, sys System) ([]check.Result, error
 }
 
 // report builds the run's report: counts, latencies, verdicts, thresholds.
-func (r *run) report(ctx context.Context, started time.Time, brokerName string) (*reports.Run, error) {
-	results, err := r.checks(ctx)
+func (r *run) report(ctx context.Context, s *Session, started time.Time) (*reports.Run, error) {
+	brokerName := s.broker
+	results, err := r.checks(ctx, s)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/harness/check"
+	"github.com/edkit-dev/edkit/harness/clock"
 	"github.com/edkit-dev/edkit/harness/history"
 	"github.com/edkit-dev/edkit/harness/record"
 	"github.com/edkit-dev/edkit/loadgen"
@@ -82,6 +83,14 @@ type OrderBy interface {
 	OrderBy() check.ProducerSource
 }
 
+// Idler is implemented by systems with work of their own that no message
+// in flight shows — events stored but not yet relayed by an outbox, a timer
+// due on the run's clock: the run counts the system settled only once Idle
+// says so too.
+type Idler interface {
+	Idle() bool
+}
+
 // Counter is implemented by systems with counts of their own for the
 // report (orders confirmed, transfers compensated).
 type Counter interface {
@@ -117,6 +126,9 @@ type Env struct {
 	Dedup bool
 	// Seed is the run's seed, for any choice the system makes.
 	Seed int64
+	// Clock is the time the system must read for its timers and deadlines
+	// (Options.Clock; the real clock unless a scenario runs on virtual time).
+	Clock clock.Clock
 	// Logger receives the system's warnings.
 	Logger *slog.Logger
 

@@ -61,7 +61,10 @@ func (b *Bus) Publish(ctx context.Context, msgs ...*bus.Message) error {
 			c.SetHeader(bus.HeaderSeq, strconv.FormatInt(seq, 10))
 		}
 		out[i] = c
-		invokes[i] = history.Op{Process: process, Type: history.Invoke, F: history.Publish, Topic: c.Topic, Key: c.Key, MsgID: c.ID, Seq: seq}
+		// Value is the message's type, when it names one: scenarios
+		// expect messages on topics by type.
+		invokes[i] = history.Op{Process: process, Type: history.Invoke, F: history.Publish, Topic: c.Topic, Key: c.Key, MsgID: c.ID, Seq: seq,
+			Value: c.Header(bus.HeaderType)}
 	}
 	// Record invokes under the same lock that assigned sequences, so the
 	// history's publish order per key matches the sequence order.
