@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"time"
+
+	"github.com/edkit-dev/edkit/harness/check"
 )
 
 // Provider is a system that has scenario files: `edload scenario --system
@@ -36,6 +38,9 @@ type Broker struct {
 // Verdict is what one scenario run found.
 type Verdict struct {
 	Scenario string
+	// Environment names where it ran ("memory on membus", "kafka on
+	// embedded-kafka").
+	Environment string
 	Passed   bool
 	// Checked counts the expectations judged.
 	Checked  int
@@ -43,4 +48,7 @@ type Verdict struct {
 	// Report is the human report: each expectation and, on failure, the
 	// message sequence the run saw.
 	Report string
+	// Results are the expectations' and the run's checkers' verdicts
+	// (scenario files run by Run; nil from a Provider's own runner).
+	Results []check.Result
 }
