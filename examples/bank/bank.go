@@ -219,7 +219,9 @@ func (b *Bank) publish(ctx context.Context, topic string, x Msg) error {
 	mu := &b.sending[h.Sum32()%uint32(len(b.sending))]
 	mu.Lock()
 	defer mu.Unlock()
-	return b.bus.Publish(ctx, &bus.Message{ID: subject + "/" + x.Type, Topic: topic, Key: key, Payload: data})
+	m := &bus.Message{ID: subject + "/" + x.Type, Topic: topic, Key: key, Payload: data}
+	m.SetHeader(bus.HeaderType, x.Type)
+	return b.bus.Publish(ctx, m)
 }
 
 func decode(m *bus.Message) (Msg, error) {
@@ -542,6 +544,13 @@ func (p *projection) on(id string, e Msg) (first bool) {
 		return false
 	}
 	return !seen
+}
+
+// NextDeadline is when the earliest pending transfer deadline falls due.
+func (b *Bank) NextDeadline() (time.Time, bool) {
+	b.transfers.mu.Lock()
+	defer b.transfers.mu.Unlock()
+	return b.transfers.timers.Next()
 }
 
 // Balance is account's balance as the projection shows it.

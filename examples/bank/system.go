@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edkit-dev/edkit/harness"
@@ -69,7 +71,7 @@ func (s *System) Topics() []string { return []string{TopicCommands, TopicEvents}
 // Start opens the accounts on env's bus, the handlers wrapped and the
 // trackers fed by the domain's hooks.
 func (s *System) Start(ctx context.Context, env *harness.Env) (harness.Instance, error) {
-	b := NewBank(env.Bus, WithWrap(env.Consumer), WithEffects(env.Effect), WithBugs(s.cfg.Bugs),
+	b := NewBank(env.Bus, WithWrap(env.Consumer), WithEffects(env.Effect), WithBugs(s.cfg.Bugs), WithNow(env.Clock.Now),
 		OnShown(func(id string) { env.Visible.Done(id, time.Now()) }),
 		OnEnded(func(id, _ string) { env.Settled.Done(id, time.Now()) }))
 	for i := range s.cfg.Accounts {
@@ -87,6 +89,11 @@ type instance struct {
 	*Bank // Run
 	cfg   Config
 	env   *harness.Env
+	// sent counts the load's transfers; dispatched lists the transfers a
+	// scenario asked for (by its own IDs): CheckState audits both.
+	sent       atomic.Uint64
+	mu         sync.Mutex
+	dispatched []string
 }
 
 var (
@@ -96,6 +103,7 @@ var (
 
 // Send starts the operation's transfer, measured from its intended time.
 func (in *instance) Send(ctx context.Context, op harness.Op) error {
+	in.sent.Add(1)
 	id, from, to, amount := in.cfg.transfer(op)
 	in.env.Visible.Start(id, op.Intended)
 	in.env.Settled.Start(id, op.Intended)
@@ -107,12 +115,15 @@ func (in *instance) Consumers() map[string][]string {
 	return map[string][]string{TopicCommands: {GroupAccounts}, TopicEvents: {GroupTransfers, GroupBalances}}
 }
 
-// CheckState audits every transfer the load sent.
-func (in *instance) CheckState(_ context.Context, sent uint64, settled bool) ([]check.Result, error) {
-	ids := make([]string, sent)
+// CheckState audits every transfer the load or a scenario sent.
+func (in *instance) CheckState(_ context.Context, _ uint64, settled bool) ([]check.Result, error) {
+	ids := make([]string, in.sent.Load())
 	for i := range ids {
 		ids[i] = transferID(uint64(i))
 	}
+	in.mu.Lock()
+	ids = append(ids, in.dispatched...)
+	in.mu.Unlock()
 	note := ""
 	if !settled {
 		note = "the bank did not quiesce: unfinished transfers count as broken"

@@ -1,0 +1,64 @@
+package bank_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edkit-dev/edkit/examples/bank"
+	"github.com/edkit-dev/edkit/scenarios"
+)
+
+// TestScenarioFiles runs every scenario file of the bank in the three
+// modes: in memory, on an embedded Kafka, and in memory under duplicated
+// and delayed deliveries. The same files, the same expectations.
+func TestScenarioFiles(t *testing.T) {
+	sys := bank.New(bank.Config{})
+	files, err := filepath.Glob("scenarios/*.yaml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("scenario files: %v %v", files, err)
+	}
+	for _, mode := range []scenarios.Mode{scenarios.Memory, scenarios.Kafka, scenarios.Faults} {
+		for _, f := range files {
+			t.Run(mode.Name+"/"+filepath.Base(f), func(t *testing.T) {
+				sc, err := scenarios.ParseFile(f, sys.Vocabulary())
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, err := scenarios.Run(t.Context(), sys, sc, mode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !v.Passed {
+					t.Fatalf("%s failed in %s:\n%s", sc.Name, mode.Name, v.Report)
+				}
+				if want := map[string]string{"memory": "memory on membus", "kafka": "kafka on embedded-kafka", "faults": "faults on membus"}[mode.Name]; v.Environment != want {
+					t.Errorf("ran on %q, want %q", v.Environment, want)
+				}
+			})
+		}
+	}
+}
+
+// TestScenarioCatchesBrokenBank runs the compensation scenario on a bank
+// that skips compensation: it must fail, naming what did not hold.
+func TestScenarioCatchesBrokenBank(t *testing.T) {
+	sys := bank.New(bank.Config{})
+	sc, err := scenarios.ParseFile("scenarios/frozen-compensated.yaml", sys.Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Setup.(*bank.Setup).Bugs.SkipCompensation = true
+	v, err := scenarios.Run(t.Context(), sys, sc, scenarios.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Passed {
+		t.Fatalf("a bank that skips compensation passed:\n%s", v.Report)
+	}
+	for _, want := range []string{"FAIL then (line 12): view transfer/t-1", "FAIL then (line 13)", "refund", "message sequence"} {
+		if !strings.Contains(v.Report, want) {
+			t.Errorf("the report does not say %q:\n%s", want, v.Report)
+		}
+	}
+}
