@@ -129,7 +129,7 @@ func (p *parser) err() error {
 func ParseFile(path string, vocab *Vocabulary) (*Scenario, error) {
 	data, err := yamlfile.ReadFile(path, 0)
 	if err != nil {
-		return nil, &SpecError{File: path, Msg: err.Error()}
+		return nil, &SpecError{File: path, Msg: "cannot read scenario file: " + err.Error()}
 	}
 	return Parse(path, data, vocab)
 }

@@ -95,17 +95,19 @@ func (r *runner) verdict(tr *transcript) *Verdict {
 		if !res.Valid {
 			mark, v.Passed = "FAIL", false
 		}
-		fmt.Fprintf(&b, "  %s %s", mark, res.Invariant)
+		// Names, notes and summaries carry IDs from the file, the system
+		// and the broker: each is escaped before it is printed.
+		fmt.Fprintf(&b, "  %s %s", mark, escape(res.Invariant))
 		if res.Note != "" && !res.Valid {
-			fmt.Fprintf(&b, ": %s", res.Note)
+			fmt.Fprintf(&b, ": %s", escape(res.Note))
 		}
 		for _, a := range res.Anomalies[:min(len(res.Anomalies), 3)] {
-			fmt.Fprintf(&b, "\n       %s", a.Summary)
+			fmt.Fprintf(&b, "\n       %s", escape(a.Summary))
 		}
 		b.WriteByte('\n')
 	}
 	for _, p := range r.problems {
-		fmt.Fprintf(&b, "  PROBLEM %s\n", p)
+		fmt.Fprintf(&b, "  PROBLEM %s\n", escape(p))
 	}
 	if !v.Passed {
 		fmt.Fprintf(&b, "  message sequence (%d ops):\n", tr.total)

@@ -124,6 +124,9 @@ func (p *parser) message(s *Step, f map[string]yamlfile.Field, where string, opt
 
 // typed decodes the step's `with:` into its registered type.
 func (p *parser) typed(k Kind, name string, f map[string]yamlfile.Field, where string) (any, []byte) {
+	if name == "" {
+		return nil, nil // the type's own problem is reported
+	}
 	v, err := p.vocab.lookup(k, name)
 	if err != nil {
 		p.problem(f[string(k)].V, "%s: %v", where, err)

@@ -31,6 +31,9 @@ func (s *Shop) arm(orderID string, st saga.State) {
 	}
 }
 
+// NextDeadline is when the earliest pending saga deadline falls due.
+func (s *Shop) NextDeadline() (time.Time, bool) { return s.timers.Next() }
+
 // runDeadlines fires due deadlines until ctx is done. It keeps one sleep
 // on the clock in flight, and starts another only for an earlier wake-up:
 // a sleep abandoned on every armed deadline would leave a waiter on a

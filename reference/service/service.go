@@ -39,6 +39,11 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 	// Clock times retry backoff; the wall clock when nil.
 	Clock bus.Clock
+	// DeadlineClock is the clock saga deadlines fall due on (Clock when
+	// nil). A scenario on virtual time sets it alone, so that a 30-minute
+	// payment timeout is jumped over while retry backoff still passes in
+	// real time instead of waiting for a clock nobody advances.
+	DeadlineClock bus.Clock
 	// Wrap, when set, wraps each consumer's handler outermost: the harness
 	// uses it to record deliveries and to inject faults.
 	Wrap func(group string, h bus.Handler) bus.Handler
@@ -321,8 +326,12 @@ func (s *Shop) transition(ctx context.Context, orderID, cause string, e event.En
 	return fmt.Errorf("service: saga %s: %w", stream, errTooManyTransitions)
 }
 
-// clock is the configured clock, the wall clock when none is.
+// clock is the deadlines' clock: DeadlineClock, else Clock, else the
+// wall clock.
 func (s *Shop) clock() bus.Clock {
+	if s.cfg.DeadlineClock != nil {
+		return s.cfg.DeadlineClock
+	}
 	if s.cfg.Clock == nil {
 		return bus.WallClock
 	}

@@ -24,10 +24,10 @@ var badInputFiles = map[string]string{
 	"spec-option.yaml":  "components:\n  - {kind: redis, provider: process, options: {maxmemory: 1g}}\n",
 	"spec-remote.yaml":  "components:\n  - {kind: kafka, provider: external, addrs: [\"10.1.2.3:9092\"]}\n",
 	"spec-secret.yaml":  "components:\n  - {kind: redis, provider: external, url: \"redis://u:s3cr,et@10.1.2.3:6379\"}\n",
-	"sc-times.yaml":     "name: t\nwhen:\n  - id: c\n    times: 2147483647\n    command: {type: PlaceOrder, orderId: o-1}\nthen: []\n",
+	"sc-times.yaml":     "name: t\nwhen:\n  - id: c\n    times: 2147483647\n    command: PlaceOrder\nthen: []\n",
 	"sc-dup.yaml":       "name: a\nname: b\nwhen: []\nthen: []\n",
 	"sc-unknown.yaml":   "name: a\ncolour: red\nwhen: []\nthen: []\n",
-	"sc-type.yaml":      "name: a\nsetup: {dedup: maybe}\nwhen: []\nthen: []\n",
+	"sc-type.yaml":      "name: a\ndedup: maybe\nwhen: []\nthen: []\n",
 }
 
 // badInputLinks are symbolic links in the same directory.
@@ -89,10 +89,10 @@ func TestBadInput(t *testing.T) {
 		{name: "spec remote url", args: []string{"env", "up", "--state", "{d}/s.json", "{d}/spec-secret.yaml"}, want: "spec-secret.yaml:2:44: redis: url:", hide: "s3cr"},
 		// Scenario files.
 		{name: "scenario is a device", args: []string{"scenario", "{d}/zero.yaml"}, want: "zero.yaml: cannot read scenario file: larger than 4194304 bytes"},
-		{name: "scenario huge times", args: []string{"scenario", "{d}/sc-times.yaml"}, want: "sc-times.yaml:4:12: when[0]: times 2147483647: want 0 to 1000"},
+		{name: "scenario huge times", args: []string{"scenario", "{d}/sc-times.yaml"}, want: "sc-times.yaml:4:12: when[0].times: expected a whole number from 1 to 1000, got integer 2147483647"},
 		{name: "scenario repeats a key", args: []string{"scenario", "{d}/sc-dup.yaml"}, want: `sc-dup.yaml:2:1: scenario: duplicate key "name"`},
 		{name: "scenario unknown key", args: []string{"scenario", "{d}/sc-unknown.yaml"}, want: `sc-unknown.yaml:2:1: scenario: unknown key "colour"`},
-		{name: "scenario type error", args: []string{"scenario", "{d}/sc-type.yaml"}, want: `sc-type.yaml:2:16: setup.dedup: expected true or false, got "maybe"`},
+		{name: "scenario type error", args: []string{"scenario", "{d}/sc-type.yaml"}, want: `sc-type.yaml:2:8: dedup: expected true or false, got "maybe"`},
 		{name: "scenario glob taken literally", args: []string{"scenario", "{d}/*.yaml"}, want: "*.yaml: no such file or directory\nedload: 1 of 1 scenario files are malformed"},
 		// Run directories given to check.
 		{name: "check no run", args: []string{"check", "{d}/nope"}, want: "is it a directory edload run --out wrote?"},

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,26 +16,28 @@ import (
 
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/check"
-	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/reports"
 	"github.com/edkit-dev/edkit/scenarios"
 )
 
 func newScenarioCmd(stdout, stderr io.Writer, systems []harness.System) *cobra.Command {
-	var broker, out, system string
+	var mode, out, system string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "scenario FILE|DIR...",
 		Short: "Run a system's given/when/then scenario files",
 		Long: `scenario parses every scenario file named (a directory means its *.yaml
-files) with the system's own scenario vocabulary (--system; the system
-implements scenarios.Provider), then runs each scenario on the chosen
-broker. A malformed file is reported as file:line:column and nothing runs
-(exit 2). A scenario whose expectation fails prints the message sequence it
+files) against the types the system registers (--system; the system
+implements scenarios.Speaker), then runs each through the run pipeline in
+the chosen mode: memory (membus), kafka (an embedded Kafka) or faults
+(memory, with duplicated and delayed deliveries). Besides its own
+expectations each scenario is judged by every checker of a load run. A
+malformed file is reported as file:line:column and nothing runs (exit 2). A
+scenario that fails prints what did not hold and the message sequence it
 saw (exit 1). With --out, junit.xml and report.json get one case per
 scenario.`,
 		Example: `  edload scenario scenarios/shop
-  edload scenario --broker kafka scenarios/shop/payment-declined.yaml`,
+  edload scenario --mode kafka scenarios/shop/payment-declined.yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &usageError{errors.New("scenario needs at least one file or directory")}
@@ -41,67 +45,25 @@ scenario.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if timeout <= 0 {
+			if timeout < 0 {
 				return &usageError{fmt.Errorf("--timeout %v: want > 0", timeout)}
 			}
-			if broker != "memory" && broker != "kafka" {
-				return &usageError{fmt.Errorf("--broker %q: want memory or kafka", broker)}
+			m, err := scenarios.ModeNamed(mode)
+			if err != nil {
+				return &usageError{fmt.Errorf("--mode: %w", err)}
 			}
-			p, err := scenarioProvider(systems, system)
+			sys, err := scenarioSystem(systems, system)
 			if err != nil {
 				return &usageError{err}
 			}
-			files, err := scenarioFiles(args)
+			all, err := parseScenarios(args, sys, stderr)
 			if err != nil {
-				return &usageError{err}
+				return err
 			}
-			// Parse everything first: a bad file stops the run before any
-			// broker starts.
-			var all []scenarios.Case
-			var bad []error
-			for _, f := range files {
-				scs, err := p.ParseScenarios(f)
-				if err != nil {
-					bad = append(bad, err)
-					continue
-				}
-				all = append(all, scs...)
+			rep, failed, err := runScenarios(cmd.Context(), sys, all, m, timeout, stdout)
+			if err != nil {
+				return err
 			}
-			if len(bad) > 0 {
-				for _, err := range bad {
-					printErr(stderr, err)
-				}
-				return &inputError{fmt.Errorf("%d of %d scenario files are malformed", len(bad), len(files))}
-			}
-			on := scenarios.Broker{Kind: broker}
-			if broker == "kafka" {
-				e, err := embedded.StartKafka(cmd.Context())
-				if err != nil {
-					return &envError{err}
-				}
-				// Teardown like startBus's: the outcomes are already
-				// decided and printed; a stop error changes none of them.
-				defer func() { _ = e.Close() }()
-				on.Addrs = e.Component("kafka").Endpoint().Addrs
-			}
-			rep := &reports.Run{Name: "scenarios", Config: []reports.KV{{Key: "broker", Value: broker}}}
-			failed := 0
-			for _, sc := range all {
-				o, err := sc.Run(cmd.Context(), on, timeout)
-				if err != nil {
-					if cmd.Context().Err() != nil {
-						return cmd.Context().Err()
-					}
-					return fmt.Errorf("scenario %q: %w", sc.Name(), err)
-				}
-				if !o.Passed {
-					failed++
-				}
-				fmt.Fprint(stdout, o.Report)
-				rep.Duration += o.Duration
-				rep.Invariants = append(rep.Invariants, scenarioResult(o))
-			}
-			fmt.Fprintf(stdout, "%d scenarios, %d passed, %d failed\n", len(all), len(all)-failed, failed)
 			if out != "" {
 				if err := reports.WriteDir(out, rep); err != nil {
 					return err
@@ -115,17 +77,78 @@ scenario.`,
 	}
 	def := ""
 	for _, sys := range systems {
-		if _, ok := sys.(scenarios.Provider); ok {
+		if _, ok := sys.(scenarios.Speaker); ok {
 			def = sys.Name()
 			break
 		}
 	}
 	cmd.Flags().StringVar(&system, "system", def, "the system whose scenario files these are: "+strings.Join(systemNames(systems), ", "))
-	cmd.Flags().StringVar(&broker, "broker", "memory", "broker: memory or kafka (embedded)")
+	cmd.Flags().StringVar(&mode, "mode", "memory", "memory, kafka (embedded) or faults (memory, duplicated and delayed deliveries)")
 	cmd.Flags().StringVar(&out, "out", "", "directory for junit.xml and report.json (none when empty)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long each expectation may take to hold")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "how long the system may take to settle after each step (default: the file's timeout, else 10s)")
 	return cmd
 }
+
+// parseScenarios parses every file first: a bad file stops the run
+// before any broker starts.
+func parseScenarios(args []string, sys scenarios.Speaker, stderr io.Writer) ([]*scenarios.Scenario, error) {
+	files, err := scenarioFiles(args)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	var all []*scenarios.Scenario
+	bad := 0
+	vocab := sys.Vocabulary()
+	for _, f := range files {
+		sc, err := scenarios.ParseFile(f, vocab)
+		if err != nil {
+			printErr(stderr, err)
+			bad++
+			continue
+		}
+		all = append(all, sc)
+	}
+	if bad > 0 {
+		return nil, &inputError{fmt.Errorf("%d of %d scenario files are malformed", bad, len(files))}
+	}
+	return all, nil
+}
+
+// runScenarios runs each scenario in mode m and prints its verdict.
+func runScenarios(ctx context.Context, sys scenarios.Speaker, all []*scenarios.Scenario, m scenarios.Mode, timeout time.Duration,
+	stdout io.Writer) (*reports.Run, int, error) {
+	rep := &reports.Run{Name: "scenarios", Config: []reports.KV{{Key: "mode", Value: m.Name}}}
+	failed := 0
+	for _, sc := range all {
+		if timeout > 0 {
+			sc.Timeout = timeout
+		}
+		v, err := scenarios.Run(ctx, sys, sc, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, ctx.Err()
+			}
+			return nil, 0, &envError{fmt.Errorf("scenario %q: %w", sc.Name, err)}
+		}
+		verdict := "PASS"
+		if !v.Passed {
+			failed++
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(stdout, "%s: scenario %s (%s, %s, %s)\n", verdict, quoteName(sc.Name), strings.Trim(quoteName(sc.File), `"`), v.Environment, v.Duration.Round(time.Millisecond))
+		if !v.Passed {
+			fmt.Fprint(stdout, v.Report)
+		}
+		rep.Duration += v.Duration
+		rep.Invariants = append(rep.Invariants, scenarioResult(*v))
+	}
+	fmt.Fprintf(stdout, "%d scenarios, %d passed, %d failed\n", len(all), len(all)-failed, failed)
+	return rep, failed, nil
+}
+
+// quoteName quotes a scenario's name, escaping what could move the
+// terminal's cursor or forge a line.
+func quoteName(s string) string { return strconv.Quote(s) }
 
 // inputError is a malformed input file: exit 2 like bad usage, but the
 // message is the file's own errors, not a usage text.
@@ -134,20 +157,20 @@ type inputError struct{ err error }
 func (e *inputError) Error() string { return e.err.Error() }
 func (e *inputError) Unwrap() error { return e.err }
 
-// scenarioProvider is the system named, asserted to have scenario files.
-func scenarioProvider(systems []harness.System, name string) (scenarios.Provider, error) {
+// scenarioSystem is the system named, asserted to have scenario files.
+func scenarioSystem(systems []harness.System, name string) (scenarios.Speaker, error) {
 	for _, s := range systems {
 		if s.Name() != name {
 			continue
 		}
-		p, ok := s.(scenarios.Provider)
+		p, ok := s.(scenarios.Speaker)
 		if !ok {
-			return nil, fmt.Errorf("--system %s: it has no scenario files (it does not implement scenarios.Provider)", name)
+			return nil, fmt.Errorf("--system %s: it has no scenario files (it does not implement scenarios.Speaker)", name)
 		}
 		return p, nil
 	}
 	if name == "" {
-		return nil, errors.New("no system of this binary has scenario files (none implements scenarios.Provider)")
+		return nil, errors.New("no system of this binary has scenario files (none implements scenarios.Speaker)")
 	}
 	return nil, fmt.Errorf("--system %q: want one of %s", name, strings.Join(systemNames(systems), ", "))
 }

@@ -20,10 +20,17 @@ func TestScenarioCommand(t *testing.T) {
 	}{
 		{"shop scenarios pass", []string{"scenario", "../../../scenarios/shop"}, exitOK,
 			[]string{"5 scenarios, 5 passed, 0 failed"}, nil, 0},
+		{"shop scenarios pass on kafka", []string{"scenario", "--mode", "kafka", "../../../scenarios/shop"}, exitOK,
+			[]string{"kafka on embedded-kafka", "5 scenarios, 5 passed, 0 failed"}, nil, 0},
+		{"shop scenarios pass under faults", []string{"scenario", "--mode", "faults", "../../../scenarios/shop"}, exitOK,
+			[]string{"5 scenarios, 5 passed, 0 failed"}, nil, 0},
 		{"failing expectation prints the transcript", []string{"scenario", "--timeout", "1s", "testdata/wrong-status.yaml"}, exitBroken,
-			[]string{"FAIL: scenario \"expects the wrong outcome\"", "transcript", "PlaceOrder", "1 scenarios, 0 passed, 1 failed"}, nil, 1},
-		{"malformed file names line and column", []string{"scenario", "../shopsystem/shopscenario/testdata/bad/wrong-type.yaml"}, exitUsage,
-			nil, []string{"wrong-type.yaml:3:17: setup.stock.book: expected an integer"}, -1},
+			[]string{"FAIL: scenario \"expects the wrong outcome\"", `got "confirmed", want "cancelled"`, "message sequence", "PlaceOrder",
+				"1 scenarios, 0 passed, 1 failed"}, nil, 1},
+		{"malformed file names line and column", []string{"scenario", "testdata/bad-field.yaml"}, exitUsage,
+			nil, []string{`bad-field.yaml:6:11: when[0].with: json: unknown field "sku"`}, -1},
+		{"an unknown mode", []string{"scenario", "--mode", "kafak", "../../../scenarios/shop"}, exitUsage,
+			nil, []string{`--mode: mode "kafak": want memory, kafka or faults`}, -1},
 		{"missing file", []string{"scenario", "testdata/no-such.yaml"}, exitUsage, nil, []string{"no-such.yaml"}, -1},
 		{"no arguments", []string{"scenario"}, exitUsage, nil, []string{"needs at least one file"}, -1},
 		{"a system without scenario files", []string{"scenario", "--system", "echo", "../../../scenarios/shop"}, exitUsage,
@@ -86,7 +93,7 @@ func TestScenarioOutputEscapesHostileNames(t *testing.T) {
 			t.Errorf("a forged line: %q", line)
 		}
 	}
-	if !strings.Contains(out.String(), `order o-1 PASS: scenario "forged" is cancelled`) {
+	if !strings.Contains(out.String(), `view order/o-1\nPASS: scenario "forged"`) {
 		t.Errorf("the hostile ID is not shown flattened:\n%s", out.String())
 	}
 	if cases := readJUnit(t, dir).Cases; len(cases) != 1 || cases[0].Failure == nil { // and it parses

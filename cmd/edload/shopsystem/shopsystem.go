@@ -10,11 +10,11 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/edkit-dev/edkit/cmd/edload/shopsystem/shopscenario"
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/reference/bus"
@@ -22,7 +22,6 @@ import (
 	"github.com/edkit-dev/edkit/reference/service"
 	"github.com/edkit-dev/edkit/reference/shop"
 	"github.com/edkit-dev/edkit/reports"
-	"github.com/edkit-dev/edkit/scenarios"
 )
 
 // PaymentLimit is the gateway's per-charge limit; every DeclineEvery'th
@@ -45,7 +44,10 @@ type Config struct {
 // System is the shop as a system under test: place-order commands through
 // the command service, the order-fulfilment saga and the order-summary
 // projection, all on the run's broker with an in-memory event store.
-type System struct{ cfg Config }
+type System struct {
+	cfg   Config
+	setup *Setup // a scenario file's, when it runs one (scenario.go)
+}
 
 var (
 	_ harness.System    = (*System)(nil)
@@ -55,12 +57,6 @@ var (
 
 // New returns the shop with cfg.
 func New(cfg Config) *System { return &System{cfg: cfg} }
-
-// ParseScenarios parses one file of the shop's given/when/then scenarios
-// (scenarios/shop/*.yaml), for `edload scenario`.
-func (s *System) ParseScenarios(path string) ([]scenarios.Case, error) {
-	return shopscenario.Provider{}.ParseScenarios(path)
-}
 
 // Name is "shop".
 func (s *System) Name() string { return "shop" }
@@ -88,14 +84,21 @@ func (s *System) DeadLetterTopics() []string { return []string{shop.TopicDLQ} }
 // Start wires the shop on env's broker, every handler through
 // env.Consumer and every downstream call recorded as an effect.
 func (s *System) Start(_ context.Context, env *harness.Env) (harness.Instance, error) {
-	in := &instance{cfg: s.cfg, env: env, store: memstore.New(), closed: map[string]bool{}}
+	in := &instance{cfg: s.cfg, env: env, store: memstore.New(), closed: map[string]bool{},
+		inv: shop.NewMemoryInventory(nil, true), gw: shop.NewMemoryGateway(PaymentLimit)}
+	maxAttempts := 0
+	if st := s.setup; st != nil {
+		in.inv, in.gw, maxAttempts = st.downstream()
+	}
 	svc, err := service.New(service.Config{
-		Store:     in.store,
-		Bus:       env.Bus,
-		Inventory: inventory{Inventory: shop.NewMemoryInventory(nil, true), env: env},
-		Gateway:   gateway{PaymentGateway: shop.NewMemoryGateway(PaymentLimit), env: env},
-		Dedup:     env.Dedup,
-		Wrap:      env.Consumer,
+		Store:         in.store,
+		Bus:           env.Bus,
+		Inventory:     inventory{Inventory: in.inv, env: env},
+		Gateway:       gateway{PaymentGateway: in.gw, env: env},
+		Dedup:         env.Dedup,
+		MaxAttempts:   maxAttempts,
+		DeadlineClock: env.Clock,
+		Wrap:          env.Consumer,
 		OnDeadLetter: func(ctx context.Context, group string, m *bus.Message, reason string, attempts int) {
 			env.DeadLetter(ctx, group, m, reason, attempts)
 		},
@@ -117,8 +120,13 @@ type instance struct {
 	store *memstore.Store
 	svc   *service.Shop
 
+	inv *shop.MemoryInventory
+	gw  *shop.MemoryGateway
+
+	sent   atomic.Uint64 // orders the load placed: o-1 … o-sent
 	mu     sync.Mutex
 	closed map[string]bool // orders seen confirmed or cancelled
+	placed []string        // orders a scenario placed
 }
 
 var (
@@ -159,6 +167,7 @@ func orderID(seq uint64) string { return fmt.Sprintf("o-%d", seq+1) }
 // Send places order o-(seq+1) for the operation's key as customer, with a
 // note as long as the load's payload.
 func (in *instance) Send(ctx context.Context, op harness.Op) error {
+	in.sent.Add(1)
 	id := orderID(op.Seq)
 	amount := int64(1000 + op.Seq%50*100)
 	if in.cfg.DeclineEvery > 0 && (op.Seq+1)%uint64(in.cfg.DeclineEvery) == 0 {
@@ -178,12 +187,18 @@ func (in *instance) Consumers() map[string][]string {
 	}
 }
 
-// CheckState judges every placed order's saga (o-1 … o-sent), whether or
-// not it ever reached the read model.
-func (in *instance) CheckState(ctx context.Context, sent uint64, settled bool) ([]check.Result, error) {
-	ends := make([]check.SagaEnd, 0, sent)
-	for i := range sent {
-		id := orderID(i)
+// CheckState judges every placed order's saga (the load's o-1 … o-sent
+// and a scenario's), whether or not it ever reached the read model.
+func (in *instance) CheckState(ctx context.Context, _ uint64, settled bool) ([]check.Result, error) {
+	ids := make([]string, 0, in.sent.Load())
+	for i := range in.sent.Load() {
+		ids = append(ids, orderID(i))
+	}
+	in.mu.Lock()
+	ids = append(ids, in.placed...)
+	in.mu.Unlock()
+	ends := make([]check.SagaEnd, 0, len(ids))
+	for _, id := range ids {
 		st, err := in.svc.Saga(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("load saga %s: %w", id, err)
