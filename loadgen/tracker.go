@@ -31,7 +31,6 @@ func NewTracker() *Tracker {
 	t := &Tracker{seed: maphash.MakeSeed()}
 	for i := range t.shards {
 		t.shards[i].pending = make(map[string]time.Time)
-		t.shards[i].hist = newHist()
 	}
 	return t
 }
@@ -63,6 +62,12 @@ func (t *Tracker) Done(id string, at time.Time) {
 		return
 	}
 	delete(s.pending, id)
+	if s.hist == nil {
+		// Made on first use: a histogram is tens of kilobytes per shard,
+		// and a tracker a system never feeds (or a short scenario's)
+		// should not cost them.
+		s.hist = newHist()
+	}
 	record(s.hist, at.Sub(start))
 }
 
@@ -97,7 +102,9 @@ func (t *Tracker) Histogram() *hdrhistogram.Histogram {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		h.Merge(s.hist)
+		if s.hist != nil {
+			h.Merge(s.hist)
+		}
 		s.mu.Unlock()
 	}
 	return h

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/klauspost/compress/zstd"
@@ -68,16 +69,13 @@ func CreateFile(path string) (*FileWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	// SpeedFastest compresses a shop history about 8x at several hundred
-	// MB/s; a 1 MiB window bounds the encoder's memory.
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	zw, err := getEncoder(f)
 	if err != nil {
 		_ = f.Close()
 		return nil, err
 	}
 	w := &FileWriter{
-		f: f, zw: zw, buf: make([]byte, 0, blockSize),
+		f: f, zw: zw, buf: getBlock(),
 		work: make(chan block, blocksAhead), free: make(chan []byte, blocksAhead+1),
 		done: make(chan struct{}),
 	}
@@ -124,7 +122,7 @@ func (w *FileWriter) handOff() {
 	select {
 	case w.buf = <-w.free:
 	default:
-		w.buf = make([]byte, 0, blockSize)
+		w.buf = getBlock()
 	}
 }
 
@@ -153,9 +151,53 @@ func (w *FileWriter) Close() error {
 	err := w.Flush()
 	close(w.work)
 	<-w.done
-	w.closeErr = errors.Join(err, w.zw.Close(), w.f.Close())
+	zerr := w.zw.Close()
+	w.closeErr = errors.Join(err, zerr, w.f.Close())
 	w.werr = errors.New("history: file closed")
+	if zerr == nil {
+		encoders.Put(w.zw)
+	}
+	w.zw = nil
+	putBlock(w.buf)
+	w.buf = nil
+	for len(w.free) > 0 {
+		putBlock(<-w.free)
+	}
 	return w.closeErr
+}
+
+// A run's history file is small for a scenario and large for a load run;
+// either way its encoder (a 1 MiB window) and blocks are worth reusing:
+// scenarios start and judge one history each, hundreds a second.
+var (
+	encoders sync.Pool // *zstd.Encoder, closed, ready for Reset
+	blocks   sync.Pool // *[]byte of cap blockSize
+	decoders sync.Pool // *zstd.Decoder, ready for Reset
+)
+
+func getEncoder(f io.Writer) (*zstd.Encoder, error) {
+	if zw, ok := encoders.Get().(*zstd.Encoder); ok {
+		zw.Reset(f)
+		return zw, nil
+	}
+	// SpeedFastest compresses a shop history about 8x at several hundred
+	// MB/s; a 1 MiB window bounds the encoder's memory.
+	return zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+}
+
+func getBlock() []byte {
+	if b, ok := blocks.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, blockSize)
+}
+
+func putBlock(b []byte) {
+	if cap(b) == blockSize {
+		b = b[:0]
+		blocks.Put(&b)
+	}
 }
 
 // OpenRaw opens a file of bare binary records (AppendBinary's, with no
@@ -195,20 +237,40 @@ func OpenFile(path string) (*FileReader, error) {
 }
 
 func newFileReader(src io.Reader, name string) (*FileReader, error) {
-	// Low-memory decoding with a hard cap: a hostile file cannot make the
-	// decoder allocate more than its window.
-	zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxMemory(64<<20), zstd.WithDecoderMaxWindow(8<<20))
+	zr, err := getDecoder(src)
 	if err != nil {
 		return nil, err
 	}
 	br := bufio.NewReaderSize(zr, 64<<10)
 	head := make([]byte, len(magic))
 	if _, err := io.ReadFull(br, head); err != nil || string(head) != magic {
-		zr.Close()
+		putDecoder(zr)
 		return nil, fmt.Errorf("%s: not an edkit history file", name)
 	}
 	return &FileReader{zr: zr, name: name, d: newBinaryReader(br)}, nil
+}
+
+func getDecoder(src io.Reader) (*zstd.Decoder, error) {
+	if zr, ok := decoders.Get().(*zstd.Decoder); ok {
+		if err := zr.Reset(src); err == nil {
+			return zr, nil
+		}
+		zr.Close()
+	}
+	// Low-memory decoding with a hard cap: a hostile file cannot make the
+	// decoder allocate more than its window.
+	return zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(64<<20), zstd.WithDecoderMaxWindow(8<<20))
+}
+
+// putDecoder keeps zr for the next file, holding no reference to the
+// last one's reader.
+func putDecoder(zr *zstd.Decoder) {
+	if zr.Reset(nil) != nil {
+		zr.Close()
+		return
+	}
+	decoders.Put(zr)
 }
 
 // Next reads the next op; it returns false at the end or on an error.
@@ -241,7 +303,7 @@ func (r *FileReader) Err() error {
 // Close releases the file. It is idempotent.
 func (r *FileReader) Close() error {
 	if r.zr != nil {
-		r.zr.Close()
+		putDecoder(r.zr)
 		r.zr = nil
 	}
 	if r.f != nil {

@@ -34,3 +34,21 @@ func TestScenarioFiles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScenario runs the shop's happy path in memory on virtual time:
+// the whole shop (command service, saga, projection, outbox relay) started
+// through the run pipeline, the order placed and settled, and the history
+// judged by every checker, per iteration.
+func BenchmarkScenario(b *testing.B) {
+	sys := shopsystem.New(shopsystem.Config{})
+	sc, err := scenarios.ParseFile("../../../scenarios/shop/happy-path.yaml", sys.Vocabulary())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		v, err := scenarios.Run(b.Context(), sys, sc, scenarios.Memory)
+		if err != nil || !v.Passed {
+			b.Fatalf("%v\n%v", err, v)
+		}
+	}
+}
