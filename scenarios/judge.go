@@ -87,7 +87,7 @@ func (t *transcript) Check(ops []history.Op) check.Result {
 // verdict renders what the run found: each expectation and checker, and
 // on failure the problems and the message sequence.
 func (r *runner) verdict(tr *transcript) *Verdict {
-	v := &Verdict{Scenario: r.sc.Name, Passed: len(r.problems) == 0, Results: r.results}
+	v := &Verdict{Scenario: r.sc.Name, Passed: len(r.problems) == 0, Results: r.results, Ops: tr.ops, Truncated: tr.total > len(tr.ops)}
 	var b strings.Builder
 	for _, res := range r.results {
 		v.Checked++

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/edkit-dev/edkit/harness/check"
+	"github.com/edkit-dev/edkit/harness/history"
 )
 
 // Verdict is what one scenario run found.
@@ -22,4 +23,8 @@ type Verdict struct {
 	// Results are the expectations' and the run's checkers' verdicts
 	// (scenario files run by Run; nil from a Provider's own runner).
 	Results []check.Result
+	// Ops are the start of the recorded history (at most 300 ops; Truncated
+	// says the run recorded more), for matchers such as HavePublishedOn.
+	Ops       []history.Op
+	Truncated bool
 }
