@@ -437,6 +437,11 @@ func judgeHistory(path, tmp string, c Checks, sys System, extra ...check.Checker
 		checkers = append(checkers, hc.Checkers()...)
 	}
 	checkers = append(checkers, extra...)
+	for _, ch := range checkers {
+		if st, ok := ch.(check.Settler); ok {
+			st.SetSettled(c.Quiesced)
+		}
+	}
 	f, err := history.OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/harness/check"
+	"github.com/edkit-dev/edkit/reference/saga"
 	"github.com/edkit-dev/edkit/reports"
 	"github.com/spf13/pflag"
 )
@@ -63,6 +64,19 @@ func (s *System) Name() string { return "bank" }
 func (s *System) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.cfg.SkipCompensation, "bank-skip-compensation", false, "bug: never refund a failed transfer")
 	fs.BoolVar(&s.cfg.NoDedup, "bank-no-dedup", false, "bug: handlers forget their inbox")
+}
+
+// Checkers judge the transfers as a choreography too: from the events the
+// accounts published on bank.events alone (debited, credited,
+// credit-failed, refunded), each transfer must complete or be refunded —
+// what edkit observed, beside what the saga's own state says (CheckState).
+func (s *System) Checkers() []check.Checker {
+	return []check.Checker{&check.Choreography{C: saga.Choreography{
+		Definition:  TransferSaga,
+		Done:        map[string]string{EvDebited: StepDebit, EvCredited: StepCredit},
+		Failed:      map[string]string{EvDebitRejected: StepDebit, EvCreditFailed: StepCredit},
+		Compensated: map[string]string{EvRefunded: StepDebit},
+	}, Topic: TopicEvents}}
 }
 
 // Topics are created before the bank starts (Kafka).

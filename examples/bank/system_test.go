@@ -94,7 +94,7 @@ func TestLoad(t *testing.T) {
 			if !rep.OK() {
 				t.Fatalf("run failed:\n%v", failures(rep))
 			}
-			for _, inv := range []string{"money-conserved", "transfer-outcome", check.InvNoDupEffect} {
+			for _, inv := range []string{"money-conserved", "transfer-outcome", check.InvNoDupEffect, check.InvChoreography} {
 				if r := result(t, rep, inv); r.Checked == 0 {
 					t.Errorf("%s checked nothing", inv)
 				}
@@ -121,6 +121,9 @@ func TestGatesCatchBugs(t *testing.T) {
 		invariant string
 	}{
 		{"skip compensation", bank.Bugs{SkipCompensation: true}, func(*testing.T) *chaos.MessageFault { return nil }, "money-conserved"},
+		// The same bug, seen from the events alone: a credit failed and no
+		// refund followed.
+		{"skip compensation, observed", bank.Bugs{SkipCompensation: true}, func(*testing.T) *chaos.MessageFault { return nil }, check.InvChoreography},
 		{"no dedup under duplicates", bank.Bugs{NoDedup: true}, duplicates, check.InvNoDupEffect},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,6 +48,13 @@ type Result struct {
 	Note string `json:"note,omitempty"`
 }
 
+// Settler is a Checker whose verdict depends on whether the run quiesced
+// (a saga still running is in flight before, broken after): the harness
+// tells it before judging.
+type Settler interface {
+	SetSettled(settled bool)
+}
+
 // Checker judges a history against one invariant.
 type Checker interface {
 	Name() string

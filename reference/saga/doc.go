@@ -11,4 +11,10 @@
 // fires them on its injected clock. A message for a saga that has ended is
 // ignored or refused, as the definition's LatePolicy says (CheckLate).
 // The shop's order-fulfilment saga is built on it, with a payment deadline.
+//
+// A choreographed saga — no orchestrator, each participant reacting to the
+// others' events — has no stored transitions: Choreography maps its event
+// types to the steps of a Definition, and an Observer folds each saga's
+// state from the events seen, so the same invariant is judged from
+// observation (harness/check.Choreography does it over a run's history).
 package saga
