@@ -79,6 +79,12 @@ type Options struct {
 	// Clock is handed to the system (Env.Clock): a virtual clock lets a
 	// scenario jump over a 30-minute timeout (default the real clock).
 	Clock clock.Clock
+	// HistoryInMemory keeps the history in memory instead of streaming it
+	// to a run directory (Out must be empty): for scenarios, whose
+	// histories are tens of ops and which start hundreds of sessions a
+	// second. A load run's history grows with its length; never set it
+	// there.
+	HistoryInMemory bool
 }
 
 // EnvError means the environment could not be started (exit code 3).
@@ -427,8 +433,28 @@ func boundJudging() func() {
 }
 
 // judgeHistory judges the history file at path as c says, with sys's own
-// history checkers when it has some (sys may be nil).
+// history checkers when it has some (sys may be nil), and extra.
 func judgeHistory(path, tmp string, c Checks, sys System, extra ...check.Checker) ([]check.Result, error) {
+	checkers, err := judges(c, sys, extra)
+	if err != nil {
+		return nil, err
+	}
+	f, err := history.OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	defer boundJudging()()
+	results, err := check.RunStream(f, check.StreamOptions{TempDir: tmp}, checkers...)
+	if err != nil {
+		return nil, fmt.Errorf("check history: %w", err)
+	}
+	return results, nil
+}
+
+// judges are the checkers c names, sys's own and extra, each told whether
+// the run settled.
+func judges(c Checks, sys System, extra []check.Checker) ([]check.Checker, error) {
 	checkers, err := c.Checkers()
 	if err != nil {
 		return nil, err
@@ -442,17 +468,7 @@ func judgeHistory(path, tmp string, c Checks, sys System, extra ...check.Checker
 			st.SetSettled(c.Quiesced)
 		}
 	}
-	f, err := history.OpenFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	defer func() { _ = f.Close() }()
-	defer boundJudging()()
-	results, err := check.RunStream(f, check.StreamOptions{TempDir: tmp}, checkers...)
-	if err != nil {
-		return nil, fmt.Errorf("check history: %w", err)
-	}
-	return results, nil
+	return checkers, nil
 }
 
 // report builds the run's report: counts, latencies, verdicts, thresholds.

@@ -50,19 +50,10 @@ func Start(ctx context.Context, sys System, o Options) (_ *Session, err error) {
 			err = errors.Join(err, s.Close())
 		}
 	}()
-	dir, removeDir, err := runDir(o.Out, o.Replace)
+	rec, dir, err := s.history(o)
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, func() error { removeDir(); return nil })
-	hf, err := history.CreateFile(filepath.Join(dir, history.FileName))
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	// The history file is an output of the run: a failed close may mean
-	// ops never reached the disk.
-	s.closers = append(s.closers, hf.Close)
-	rec := history.NewRecorder(clock.Real{}, history.WithFile(hf))
 
 	var topics []string
 	if t, ok := sys.(Topics); ok {
@@ -106,6 +97,30 @@ func Start(ctx context.Context, sys System, o Options) (_ *Session, err error) {
 		s.runErr = s.r.runAll(s.runCtx)
 	}()
 	return s, nil
+}
+
+// history starts the session's history: in a run directory (o.Out, or a
+// temporary one), or in memory when o asks.
+func (s *Session) history(o Options) (*history.Recorder, string, error) {
+	if o.HistoryInMemory {
+		if o.Out != "" {
+			return nil, "", errors.New("harness: a history in memory has no run directory: leave Out empty")
+		}
+		return history.NewRecorder(clock.Real{}), "", nil
+	}
+	dir, removeDir, err := runDir(o.Out, o.Replace)
+	if err != nil {
+		return nil, "", err
+	}
+	s.closers = append(s.closers, func() error { removeDir(); return nil })
+	hf, err := history.CreateFile(filepath.Join(dir, history.FileName))
+	if err != nil {
+		return nil, "", fmt.Errorf("history: %w", err)
+	}
+	// The history file is an output of the run: a failed close may mean
+	// ops never reached the disk.
+	s.closers = append(s.closers, hf.Close)
+	return history.NewRecorder(clock.Real{}, history.WithFile(hf)), dir, nil
 }
 
 // Env is what the system was started with: its bus (recorded), trackers
@@ -177,7 +192,16 @@ func (s *Session) Stop() error {
 func (s *Session) Judge(ctx context.Context, sent uint64, settled bool, extra ...check.Checker) ([]check.Result, error) {
 	s.r.quiesced = settled
 	c := s.r.judgement()
-	results, err := judgeHistory(filepath.Join(s.r.dir, history.FileName), s.r.dir, c, s.r.sys, extra...)
+	var results []check.Result
+	var err error
+	if s.r.o.HistoryInMemory {
+		var checkers []check.Checker
+		if checkers, err = judges(c, s.r.sys, extra); err == nil {
+			results = check.Run(s.r.rec.Ops(), checkers...)
+		}
+	} else {
+		results, err = judgeHistory(filepath.Join(s.r.dir, history.FileName), s.r.dir, c, s.r.sys, extra...)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,8 +16,14 @@ import (
 // a scenario does), waits for quiescence and judges with extra.
 func driveTally(t *testing.T, s harness.System, n int, extra ...check.Checker) ([]check.Result, bool) {
 	t.Helper()
+	return driveTallyWith(t, s, false, n, extra...)
+}
+
+func driveTallyWith(t *testing.T, s harness.System, inMemory bool, n int, extra ...check.Checker) ([]check.Result, bool) {
+	t.Helper()
 	sess, err := harness.Start(t.Context(), s, harness.Options{
 		Broker: harness.Broker{Kind: harness.BrokerMemory}, NoFault: true, Quiesce: 500 * time.Millisecond,
+		HistoryInMemory: inMemory,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +54,19 @@ func driveTally(t *testing.T, s harness.System, n int, extra ...check.Checker) (
 // the run's checkers: clean, every invariant holds; with a doubled
 // effect, the duplicate-effect gate fails; an extra checker is run.
 func TestSessionJudgesWhatItWasDriven(t *testing.T) {
+	for _, inMemory := range []bool{false, true} {
+		t.Run(fmt.Sprint("history in memory ", inMemory), func(t *testing.T) { sessionJudges(t, inMemory) })
+	}
+	if _, err := harness.Start(t.Context(), tally{}, harness.Options{Broker: harness.Broker{Kind: harness.BrokerMemory},
+		HistoryInMemory: true, Out: t.TempDir()}); err == nil {
+		t.Error("a history in memory was given a run directory")
+	}
+}
+
+func sessionJudges(t *testing.T, inMemory bool) {
+	t.Helper()
 	counting := &opsSeen{}
-	results, settled := driveTally(t, tally{}, 5, counting)
+	results, settled := driveTallyWith(t, tally{}, inMemory, 5, counting)
 	if !settled {
 		t.Fatal("a clean tally did not settle")
 	}
@@ -60,7 +78,7 @@ func TestSessionJudgesWhatItWasDriven(t *testing.T) {
 	if counting.seen.Load() == 0 {
 		t.Error("the extra checker was not run over the history")
 	}
-	results, _ = driveTally(t, tally{doubleEffect: true}, 5)
+	results, _ = driveTallyWith(t, tally{doubleEffect: true}, inMemory, 5)
 	if !failed(results, check.InvNoDupEffect) {
 		t.Errorf("a doubled effect passed the session's judgement: %+v", results)
 	}

@@ -75,7 +75,7 @@ func Run(ctx context.Context, sys harness.System, sc *Scenario, m Mode) (*Verdic
 		}
 	}
 	o := harness.Options{Broker: m.Broker, NoFault: m.Fault == nil, Dedup: sc.Dedup, Quiesce: sc.Timeout,
-		Clock: clock.NewVirtual(Epoch)}
+		Clock: clock.NewVirtual(Epoch), HistoryInMemory: true}
 	if m.Fault != nil {
 		f, err := chaos.NewMessageFault(*m.Fault, clock.Real{})
 		if err != nil {

@@ -201,7 +201,13 @@ func (r *Recorder) Record(op Op) Op {
 		return op
 	}
 	if r.n%chunkSize == 0 {
-		r.chunks = append(r.chunks, make([]Op, 0, chunkSize))
+		// The first chunk starts small and grows: a scenario's history is
+		// tens of ops, and 4,096 of them are most of a megabyte to clear.
+		size := chunkSize
+		if r.n == 0 {
+			size = 64
+		}
+		r.chunks = append(r.chunks, make([]Op, 0, size))
 	}
 	last := len(r.chunks) - 1
 	r.chunks[last] = append(r.chunks[last], op)

@@ -52,3 +52,24 @@ func BenchmarkScenario(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScenarioParallel runs the same scenario from several goroutines
+// at once, as a suite of t.Parallel scenarios does: each run waits on the
+// shop's hops more than it computes, so runs overlap.
+func BenchmarkScenarioParallel(b *testing.B) {
+	sys := shopsystem.New(shopsystem.Config{})
+	sc, err := scenarios.ParseFile("../../../scenarios/shop/happy-path.yaml", sys.Vocabulary())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			v, err := scenarios.Run(b.Context(), sys, sc, scenarios.Memory)
+			if err != nil || !v.Passed {
+				b.Errorf("%v\n%v", err, v)
+				return
+			}
+		}
+	})
+}
