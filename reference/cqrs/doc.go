@@ -10,4 +10,12 @@
 // instead of being decided again, and a retried append is recognised by the
 // store. A lost optimistic-concurrency race reloads and decides again, a
 // bounded number of times.
+//
+// On the read side, a ProjectionRunner keeps a read model up to date from
+// the store's global log across restarts: each event's writes and the new
+// checkpoint go into Storage in one atomic Put, and an event at or below
+// the checkpoint is skipped, so a crash anywhere neither loses an event
+// (checkpoint moved before the writes) nor applies one twice (writes, then
+// a crash before the checkpoint). scenarios/fixture's crash test
+// (ForCheckpointed) proves it by crashing at every write.
 package cqrs
