@@ -13,7 +13,7 @@ type Verdict struct {
 	// Environment names where it ran ("memory on membus", "kafka on
 	// embedded-kafka").
 	Environment string
-	Passed   bool
+	Passed      bool
 	// Checked counts the expectations judged.
 	Checked  int
 	Duration time.Duration

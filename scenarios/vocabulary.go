@@ -57,17 +57,42 @@ func Setup[T any](v *Vocabulary) *Vocabulary {
 	return v
 }
 
-// lookup returns a fresh value for name, or an error listing what kind k has.
-func (v *Vocabulary) lookup(k Kind, name string) (any, error) {
-	if f, ok := v.types[k][name]; ok {
-		return f(), nil
-	}
+// Types returns the names registered for kind k, sorted: what a tool that
+// writes or checks files (edload new scenario) may offer.
+func (v *Vocabulary) Types(k Kind) []string {
 	names := make([]string, 0, len(v.types[k]))
 	for n := range v.types[k] {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return nil, fmt.Errorf("unknown %s type %q (the system registers: %v)", k, name, names)
+	return names
+}
+
+// New returns a fresh value of type name of kind k, the pointer a payload
+// is decoded into; ok is false when the system registers no such type.
+func (v *Vocabulary) New(k Kind, name string) (value any, ok bool) {
+	f, ok := v.types[k][name]
+	if !ok {
+		return nil, false
+	}
+	return f(), true
+}
+
+// NewSetup returns a fresh value of the `setup:` section's type; ok is
+// false when the system takes no setup.
+func (v *Vocabulary) NewSetup() (value any, ok bool) {
+	if v.setup == nil {
+		return nil, false
+	}
+	return v.setup(), true
+}
+
+// lookup returns a fresh value for name, or an error listing what kind k has.
+func (v *Vocabulary) lookup(k Kind, name string) (any, error) {
+	if val, ok := v.New(k, name); ok {
+		return val, nil
+	}
+	return nil, fmt.Errorf("unknown %s type %q (the system registers: %v)", k, name, v.Types(k))
 }
 
 // Speaker is a harness.System whose scenario files edkit can run.

@@ -103,9 +103,15 @@ func TestBadInput(t *testing.T) {
 		{name: "check history is a device", args: []string{"check", "{d}/zerohist"}, want: "zerohist/history.bin.zst: not an edkit history file"},
 		{name: "check history is garbage", args: []string{"check", "{d}/garbage"}, want: "garbage/history.bin.zst: not an edkit history file"},
 		// new: kinds and names.
-		{name: "new unknown kind", args: []string{"new", "widget", "X", "--dir", "{d}"}, want: `kind "widget" (want aggregate, projection, saga)`, usage: true},
+		{name: "new unknown kind", args: []string{"new", "widget", "X", "--dir", "{d}"}, want: `kind "widget" (want aggregate, projection, saga, scenario)`, usage: true},
 		{name: "new name with a path", args: []string{"new", "saga", "../x", "--dir", "{d}"}, want: `name "../x"`, usage: true},
 		{name: "new without a name", args: []string{"new", "saga"}, want: "new takes a kind", usage: true},
+		{name: "new scenario over a file", args: []string{"new", "scenario", "sc-dup", "--dir", "{d}"}, want: "scaffold: file exists: {d}/sc-dup.yaml", usage: true},
+		{name: "new scenario bad name", args: []string{"new", "scenario", "Payment_Declined", "--dir", "{d}"}, want: `name "Payment_Declined" (want lower-case letters, digits and single dashes`, usage: true},
+		{name: "new scenario name with a path", args: []string{"new", "scenario", "../x", "--dir", "{d}"}, want: `name "../x"`, usage: true},
+		{name: "new scenario unknown system", args: []string{"new", "scenario", "x", "--dir", "{d}", "--system", "nope"}, want: `--system "nope": want one of shop, echo`, usage: true},
+		{name: "new scenario with a package", args: []string{"new", "scenario", "x", "--dir", "{d}", "--package", "bank"}, want: "--package applies to Go code, not new scenario", usage: true},
+		{name: "new code with a system", args: []string{"new", "saga", "X", "--dir", "{d}", "--system", "shop"}, want: "--system applies to new scenario only", usage: true},
 		// dlq: flags, targets, URLs.
 		{name: "dlq no subcommand", args: []string{"dlq"}, want: "dlq needs a subcommand", usage: true},
 		{name: "dlq unknown flag", args: []string{"dlq", "ls", "--nope"}, want: "unknown flag: --nope", usage: true},

@@ -163,6 +163,6 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 		return nil, err
 	}
 	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr, systems), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr),
-		newNewCmd(stdout))
+		newNewCmd(stdout, systems))
 	return root, nil
 }

@@ -1,7 +1,9 @@
 // Package scaffold writes the skeleton of an aggregate, a saga or a
 // projection into a user's module, with its given/when/then test on
 // scenarios/fixture, for `edload new`: a starting point that compiles and
-// passes, in the shape edkit's fixtures test. It writes only new files.
+// passes, in the shape edkit's fixtures test. It also writes a scenario
+// file for a system's Vocabulary (WriteScenario), one that parses and
+// runs. It writes only new files.
 package scaffold
 
 import (
@@ -23,8 +25,9 @@ import (
 //go:embed templates/*.tmpl
 var templates embed.FS
 
-// Kinds are what scaffold writes.
-var Kinds = []string{"aggregate", "projection", "saga"}
+// Kinds are what scaffold writes: Go code by Write, and KindScenario, a
+// scenario file, by WriteScenario.
+var Kinds = []string{"aggregate", "projection", "saga", KindScenario}
 
 // ErrBadInput is a kind, name or package scaffold cannot write.
 var ErrBadInput = errors.New("scaffold: bad input")
@@ -49,6 +52,9 @@ type data struct {
 // name), and returns the paths written. It writes nothing when either
 // file exists.
 func Write(dir, kind, name, pkg string) ([]string, error) {
+	if kind == KindScenario {
+		return nil, fmt.Errorf("%w: kind %q is a YAML file, not Go code (WriteScenario writes it)", ErrBadInput, kind)
+	}
 	if !slices.Contains(Kinds, kind) {
 		return nil, fmt.Errorf("%w: kind %q (want %s)", ErrBadInput, kind, strings.Join(Kinds, ", "))
 	}
