@@ -164,5 +164,6 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 	}
 	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr, systems), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr),
 		newNewCmd(stdout, systems))
+	root.AddCommand(newSchemaCmd(stdout, stderr))
 	return root, nil
 }
