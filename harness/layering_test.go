@@ -54,3 +54,30 @@ func TestToolkitDoesNotImportTheDomain(t *testing.T) {
 		t.Fatalf("checked only %d packages: the walk is broken", checked)
 	}
 }
+
+// TestHarnessDoesNotImportItsUsers: dependencies point one way, cmd →
+// (loadgen, chaos, scenarios, reports) → harness → reference (DESIGN.md):
+// no harness package (tests excluded) may depend on scenarios, chaos's
+// experiments or the CLI.
+func TestHarnessDoesNotImportItsUsers(t *testing.T) {
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-f", `{{.ImportPath}}{{"\t"}}{{join .Deps " "}}`, "../harness/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	users := []string{"github.com/edkit-dev/edkit/scenarios", "github.com/edkit-dev/edkit/cmd/"}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, deps, _ := strings.Cut(line, "\t")
+		checked++
+		for _, d := range strings.Fields(deps) {
+			for _, u := range users {
+				if d == u || strings.HasPrefix(d, u+"/") || (strings.HasSuffix(u, "/") && strings.HasPrefix(d, u)) {
+					t.Errorf("%s depends on %s: the harness must not import its users", pkg, d)
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked only %d packages: the walk is broken", checked)
+	}
+}

@@ -201,7 +201,7 @@ func (p *parser) setup(n *yaml.Node) any {
 
 // decode converts n to JSON and decodes it into v, refusing unknown fields.
 func (p *parser) decode(n *yaml.Node, what string, v any) []byte {
-	data, probs := match.JSON(n, what)
+	data, probs := yamlfile.JSON(n, what)
 	if len(probs) > 0 {
 		p.add(probs...)
 		return nil

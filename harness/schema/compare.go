@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 // maxSteps bounds one check: the number of distinct pairs of subschemas
@@ -47,7 +49,7 @@ type loc struct {
 	p string
 }
 
-func (l loc) at(tokens ...string) string { return pointer(l.p, tokens...) }
+func (l loc) at(tokens ...string) string { return l.p + jsonvalue.Pointer(tokens...) }
 
 // ctx collects what one comparison finds.
 type ctx struct {
@@ -217,16 +219,16 @@ func nestedID(v any, p string, depth int) string {
 	switch x := v.(type) {
 	case map[string]any:
 		if _, ok := x["$id"].(string); ok && depth > 0 {
-			return pointer(p, "$id")
+			return p + jsonvalue.Pointer("$id")
 		}
 		for _, k := range sortedKeys(x) {
-			if found := nestedID(x[k], pointer(p, k), depth+1); found != "" {
+			if found := nestedID(x[k], p+jsonvalue.Pointer(k), depth+1); found != "" {
 				return found
 			}
 		}
 	case []any:
 		for i, e := range x {
-			if found := nestedID(e, pointer(p, strconv.Itoa(i)), depth+1); found != "" {
+			if found := nestedID(e, p+jsonvalue.Pointer(strconv.Itoa(i)), depth+1); found != "" {
 				return found
 			}
 		}
@@ -264,7 +266,7 @@ func resolve(doc any, ref string) (any, string, bool) {
 			return nil, "", false
 		}
 	}
-	return v, pointer("", tokens...), true
+	return v, jsonvalue.Pointer(tokens...), true
 }
 
 // annotations are keywords that never make a value valid or invalid,
@@ -362,5 +364,5 @@ func show(v any, has bool) string {
 	if !has {
 		return "none"
 	}
-	return render(v)
+	return jsonvalue.Render(v)
 }

@@ -7,25 +7,16 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
-	"github.com/edkit-dev/edkit/scenarios/match"
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
+	"github.com/edkit-dev/edkit/harness/yamlfile"
 )
 
 // MaxDepth bounds how deeply objects and arrays nest in a schema or a
 // sample: the same bound scenario files have, far above any hand-written
 // schema, low enough that a hostile file cannot exhaust the stack.
-const MaxDepth = match.MaxDepth
-
-// Limits on a number written in a schema or a sample. The validator and
-// the comparison compute with big.Rat, which builds 10^N for an exponent
-// N: "1e999999" costs tens of milliseconds each. No schema needs numbers
-// near these limits; float64 ends at 1e308.
-const (
-	maxExponent = 1000
-	maxDigits   = 10000
-)
+const MaxDepth = yamlfile.MaxDepth
 
 // parseError is a problem at a byte offset of the input.
 type parseError struct {
@@ -38,8 +29,10 @@ func (e *parseError) Error() string { return e.msg }
 // jsonParser decodes one JSON document into the values encoding/json
 // produces with UseNumber, refusing what json.Unmarshal accepts silently:
 // a repeated key (the last would win), data after the document, nesting
-// beyond MaxDepth and numbers beyond the limits above. When want is set it
-// also finds where the value at that pointer is written.
+// beyond MaxDepth and numbers that jsonvalue.TooLarge reports (the
+// validator and the comparison compute with big.Rat, which builds 10^N for
+// an exponent N). When want is set it also finds where the value at that
+// pointer is written.
 type jsonParser struct {
 	data []byte
 	dec  *json.Decoder
@@ -152,9 +145,9 @@ func (p *jsonParser) value(depth int) (any, error) {
 		}
 		return nil, p.syntax(off, fmt.Errorf("unexpected %q", rune(t)))
 	case json.Number:
-		if tooBig(string(t)) {
-			return nil, &parseError{off, "number " + cut(string(t), maxShown) + " is too large (want at most " +
-				strconv.Itoa(maxDigits) + " digits and an exponent within ±" + strconv.Itoa(maxExponent) + ")"}
+		if jsonvalue.TooLarge(string(t)) {
+			return nil, &parseError{off, "number " + jsonvalue.Cut(string(t), jsonvalue.MaxShown) + " is too large (want at most " +
+				strconv.Itoa(jsonvalue.MaxDigits) + " digits and an exponent within ±" + strconv.Itoa(jsonvalue.MaxExponent) + ")"}
 		}
 		return t, nil
 	default:
@@ -210,20 +203,6 @@ func (p *jsonParser) array(depth int) (any, error) {
 		return nil, p.syntax(off, err)
 	}
 	return a, nil
-}
-
-// tooBig reports a number with more than maxDigits digits or an exponent
-// written beyond ±maxExponent.
-func tooBig(s string) bool {
-	mant, exp := s, ""
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		mant, exp = s[:i], s[i+1:]
-	}
-	if len(mant) > maxDigits+2 {
-		return true
-	}
-	exp = strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
-	return len(exp) > 4 || (len(exp) == 4 && exp > "1000")
 }
 
 // lineCol turns a byte offset into a 1-based line and column (in

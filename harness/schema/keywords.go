@@ -3,6 +3,8 @@ package schema
 import (
 	"fmt"
 	"math/big"
+
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 // limit names the kinds of one numeric keyword's four changes, and
@@ -24,15 +26,15 @@ func (cm *comparer) compareLimit(c *ctx, w loc, wm map[string]any, r loc, rm map
 	var what string
 	switch {
 	case !wHas:
-		kind, what = l.added, fmt.Sprintf("%s %s added", l.kw, render(rv))
+		kind, what = l.added, fmt.Sprintf("%s %s added", l.kw, jsonvalue.Render(rv))
 	case !rHas:
-		kind, what = l.removed, fmt.Sprintf("%s %s removed", l.kw, render(wv))
+		kind, what = l.removed, fmt.Sprintf("%s %s removed", l.kw, jsonvalue.Render(wv))
 	default:
 		wr, ok1 := rat(wv)
 		rr, ok2 := rat(rv)
 		if !ok1 || !ok2 {
 			if !equal(wv, rv) {
-				cm.note(c, l.kw, wp, rp, fmt.Sprintf("%s changed from %s to %s: not analysed", l.kw, render(wv), render(rv)))
+				cm.note(c, l.kw, wp, rp, fmt.Sprintf("%s changed from %s to %s: not analysed", l.kw, jsonvalue.Render(wv), jsonvalue.Render(rv)))
 			}
 			return
 		}
@@ -44,7 +46,7 @@ func (cm *comparer) compareLimit(c *ctx, w loc, wm map[string]any, r loc, rm map
 		default:
 			kind = l.decreased
 		}
-		what = fmt.Sprintf("%s changed from %s to %s", l.kw, render(wv), render(rv))
+		what = fmt.Sprintf("%s changed from %s to %s", l.kw, jsonvalue.Render(wv), jsonvalue.Render(rv))
 	}
 	if !compatibleKind(kind) {
 		what += ": " + cm.breaks()
@@ -81,22 +83,22 @@ func (cm *comparer) compareNumber(c *ctx, w loc, wm map[string]any, r loc, rm ma
 	switch {
 	case !wHas && !rHas:
 	case !wHas:
-		cm.diff(c, MultipleOfAdded, wp, rp, "multipleOf "+render(rv)+" added: "+cm.breaks())
+		cm.diff(c, MultipleOfAdded, wp, rp, "multipleOf "+jsonvalue.Render(rv)+" added: "+cm.breaks())
 	case !rHas:
-		cm.diff(c, MultipleOfRemoved, wp, rp, "multipleOf "+render(wv)+" removed")
+		cm.diff(c, MultipleOfRemoved, wp, rp, "multipleOf "+jsonvalue.Render(wv)+" removed")
 	default:
 		wr, ok1 := rat(wv)
 		rr, ok2 := rat(rv)
 		if !ok1 || !ok2 || wr.Sign() <= 0 || rr.Sign() <= 0 {
 			if !equal(wv, rv) {
-				cm.note(c, "multipleOf", wp, rp, "multipleOf changed from "+render(wv)+" to "+render(rv)+": not analysed")
+				cm.note(c, "multipleOf", wp, rp, "multipleOf changed from "+jsonvalue.Render(wv)+" to "+jsonvalue.Render(rv)+": not analysed")
 			}
 			return
 		}
 		if wr.Cmp(rr) == 0 {
 			return
 		}
-		what := "multipleOf changed from " + render(wv) + " to " + render(rv)
+		what := "multipleOf changed from " + jsonvalue.Render(wv) + " to " + jsonvalue.Render(rv)
 		switch {
 		case new(big.Rat).Quo(rr, wr).IsInt(): // every multiple of the new is one of the old: fewer values
 			cm.diff(c, MultipleOfExpanded, wp, rp, what+": "+cm.breaks())

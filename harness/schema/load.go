@@ -15,8 +15,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 	"github.com/edkit-dev/edkit/harness/yamlfile"
-	"github.com/edkit-dev/edkit/scenarios/match"
 )
 
 // Schema is one JSON Schema document, parsed and compiled.
@@ -64,7 +64,7 @@ func Parse(name string, data []byte) (*Schema, error) {
 	case map[string]any, bool:
 	default:
 		return nil, &Error{File: name, Line: 1, Column: 1, Err: ErrInvalid,
-			Msg: "not a JSON Schema: want an object (or true or false), got " + kindOf(doc)}
+			Msg: "not a JSON Schema: want an object (or true or false), got " + jsonvalue.Kind(doc)}
 	}
 	if n := countObjects(doc, maxObjects+1); n > maxObjects {
 		return nil, &Error{File: name, Err: ErrInvalid,
@@ -161,7 +161,7 @@ func decodeYAML(name string, data []byte) (doc any, err error) {
 	if root == nil {
 		return nil, &Error{File: name, Line: 1, Column: 1, Msg: "empty file: want a JSON Schema (a mapping)", Err: ErrInvalid}
 	}
-	js, probs := match.JSON(root, "schema")
+	js, probs := yamlfile.JSON(root, "schema")
 	if len(probs) > 0 {
 		errs := make([]error, 0, len(probs))
 		for _, p := range probs {
@@ -251,28 +251,16 @@ func locate(data []byte, isJSON bool, tokens []string) (int, int) {
 // document or to the metaschemas the library embeds.
 const schemaURL = "edkit:///schema.json"
 
-// errNotLoaded is why a $ref to another document fails.
+// errNotLoaded is why a $ref to another document fails: the compiler
+// reads nothing, from disk or the network, since a check in CI must mean
+// the same on every machine and never reach out.
 var errNotLoaded = errors.New("schemas are checked offline: a $ref may point only inside the document (#/$defs/...)")
-
-// refuseLoader is the compiler's only loader. Without it the library would
-// read file URLs from disk, and a caller could plug in HTTP; a check in CI
-// must mean the same on every machine and never reach out.
-type refuseLoader struct{}
-
-func (refuseLoader) Load(string) (any, error) { return nil, errNotLoaded }
 
 // compile compiles doc, asserting "format" as scenario expectations do.
 // On failure it returns a message and, when it has one, the place in the
 // document it concerns.
 func compile(doc any) (*jsonschema.Schema, []string, string) {
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	c.UseLoader(refuseLoader{})
-	if err := c.AddResource(schemaURL, doc); err != nil {
-		return nil, nil, "not a JSON Schema: " + clean(err.Error())
-	}
-	s, err := c.Compile(schemaURL)
+	s, err := jsonvalue.CompileSchema(schemaURL, doc, errNotLoaded)
 	if err == nil {
 		return s, nil, ""
 	}
@@ -286,14 +274,8 @@ func compileProblem(doc any, err error) ([]string, string) {
 	if errors.As(err, &sve) {
 		var ve *jsonschema.ValidationError
 		if errors.As(sve.Err, &ve) {
-			for len(ve.Causes) > 0 {
-				ve = ve.Causes[0]
-			}
-			msg := "validation failed"
-			if out := ve.BasicOutput(); out.Error != nil {
-				msg = out.Error.String()
-			}
-			return ve.InstanceLocation, "not a valid JSON Schema: at " + ShowPointer(pointer("", ve.InstanceLocation...)) + ": " + clean(msg)
+			where, msg := jsonvalue.Leaf(ve)
+			return where, "not a valid JSON Schema: at " + ShowPointer(jsonvalue.Pointer(where...)) + ": " + clean(msg)
 		}
 	}
 	var le *jsonschema.LoadURLError
@@ -325,7 +307,7 @@ var fragment = regexp.MustCompile(regexp.QuoteMeta(schemaURL) + `#([^"\s]*)`)
 // makes it one line.
 func clean(s string) string {
 	s = strings.ReplaceAll(s, schemaURL, "")
-	return cut(strings.ReplaceAll(s, "\n", "; "), 4*maxShown)
+	return jsonvalue.Cut(strings.ReplaceAll(s, "\n", "; "), 4*jsonvalue.MaxShown)
 }
 
 // refersTo reports whether a reference written as v is url once resolved
@@ -370,21 +352,4 @@ func findRef(v any, path []string, ok func(string) bool) ([]string, string, stri
 		}
 	}
 	return nil, "$ref", ""
-}
-
-// kindOf names a JSON value's kind for messages.
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return "a number"
 }

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 func members(v any) map[string]any {
@@ -300,19 +302,19 @@ func (cm *comparer) compareDependencies(c *ctx, w loc, wm map[string]any, r loc,
 		wp, rp := depPlaces(w, wd, inW, r, rd, inR, name)
 		switch {
 		case !inR:
-			cm.diff(c, DependencyArrayRemoved, wp, rp, fmt.Sprintf("the properties %s required with %s are no longer required", render(toAny(wd.array)), quote(name)))
+			cm.diff(c, DependencyArrayRemoved, wp, rp, fmt.Sprintf("the properties %s required with %s are no longer required", jsonvalue.Render(toAny(wd.array)), quote(name)))
 		case !inW:
-			cm.diff(c, DependencyArrayAdded, wp, rp, fmt.Sprintf("%s now requires %s: %s", quote(name), render(toAny(rd.array)), cm.breaks()))
+			cm.diff(c, DependencyArrayAdded, wp, rp, fmt.Sprintf("%s now requires %s: %s", quote(name), jsonvalue.Render(toAny(rd.array)), cm.breaks()))
 		default:
 			more, fewer := subset(wd.array, rd.array), subset(rd.array, wd.array)
 			switch {
 			case more && fewer:
 			case more:
-				cm.diff(c, DependencyArrayExtended, wp, rp, fmt.Sprintf("%s now requires %s: %s", quote(name), render(toAny(rd.array)), cm.breaks()))
+				cm.diff(c, DependencyArrayExtended, wp, rp, fmt.Sprintf("%s now requires %s: %s", quote(name), jsonvalue.Render(toAny(rd.array)), cm.breaks()))
 			case fewer:
-				cm.diff(c, DependencyArrayNarrowed, wp, rp, fmt.Sprintf("%s now requires only %s", quote(name), render(toAny(rd.array))))
+				cm.diff(c, DependencyArrayNarrowed, wp, rp, fmt.Sprintf("%s now requires only %s", quote(name), jsonvalue.Render(toAny(rd.array))))
 			default:
-				cm.diff(c, DependencyArrayChanged, wp, rp, fmt.Sprintf("%s now requires %s instead of %s: %s", quote(name), render(toAny(rd.array)), render(toAny(wd.array)), cm.breaks()))
+				cm.diff(c, DependencyArrayChanged, wp, rp, fmt.Sprintf("%s now requires %s instead of %s: %s", quote(name), jsonvalue.Render(toAny(rd.array)), jsonvalue.Render(toAny(wd.array)), cm.breaks()))
 			}
 		}
 	}

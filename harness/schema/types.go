@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 // typeSet is a set of JSON types. Numbers are split into integers and the
@@ -186,7 +188,7 @@ func (cm *comparer) compareEnum(c *ctx, w loc, wm map[string]any, r loc, rm map[
 		cm.diff(c, EnumArrayExtended, w.at(wkw), r.at(wkw), fmt.Sprintf("the %s schema no longer restricts values to its %s", cm.rl, wkw))
 		return
 	case !wHas:
-		cm.diff(c, EnumArrayNarrowed, w.at(rkw), r.at(rkw), fmt.Sprintf("the %s schema restricts values to %s %s: %s", cm.rl, rkw, render(rv), cm.breaks()))
+		cm.diff(c, EnumArrayNarrowed, w.at(rkw), r.at(rkw), fmt.Sprintf("the %s schema restricts values to %s %s: %s", cm.rl, rkw, jsonvalue.Render(rv), cm.breaks()))
 		return
 	}
 	wset, rset := valueSet(wv), valueSet(rv)
@@ -205,11 +207,11 @@ func (cm *comparer) compareEnum(c *ctx, w loc, wm map[string]any, r loc, rm map[
 	switch {
 	case len(gone) == 0 && len(added) == 0:
 	case len(gone) == 0:
-		cm.diff(c, EnumArrayExtended, wp, rp, "values added: "+render(added))
+		cm.diff(c, EnumArrayExtended, wp, rp, "values added: "+jsonvalue.Render(added))
 	case len(added) == 0:
-		cm.diff(c, EnumArrayNarrowed, wp, rp, "values removed: "+render(gone)+": "+cm.breaks())
+		cm.diff(c, EnumArrayNarrowed, wp, rp, "values removed: "+jsonvalue.Render(gone)+": "+cm.breaks())
 	default:
-		cm.diff(c, EnumArrayChanged, wp, rp, "values removed: "+render(gone)+", added: "+render(added)+": "+cm.breaks())
+		cm.diff(c, EnumArrayChanged, wp, rp, "values removed: "+jsonvalue.Render(gone)+", added: "+jsonvalue.Render(added)+": "+cm.breaks())
 	}
 }
 

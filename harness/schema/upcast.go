@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 // Validate checks one JSON document against the schema. The error words
@@ -23,14 +25,8 @@ func (s *Schema) Validate(doc []byte) error {
 		if !errors.As(err, &ve) {
 			return errors.New(clean(err.Error()))
 		}
-		for len(ve.Causes) > 0 {
-			ve = ve.Causes[0]
-		}
-		msg := "validation failed"
-		if out := ve.BasicOutput(); out.Error != nil {
-			msg = out.Error.String()
-		}
-		return fmt.Errorf("at %s: %s", ShowPointer(pointer("", ve.InstanceLocation...)), clean(msg))
+		where, msg := jsonvalue.Leaf(ve)
+		return fmt.Errorf("at %s: %s", ShowPointer(jsonvalue.Pointer(where...)), clean(msg))
 	}
 	return nil
 }

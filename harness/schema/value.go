@@ -7,91 +7,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
-)
 
-// maxShown bounds a value printed in a reason: enough to recognize it,
-// short enough that a huge enum leaves a readable report.
-const maxShown = 80
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
+)
 
 // quote prints a string from a schema file (a member name, a pattern) for
 // a message: quoted, with control characters and invisible runes escaped,
 // and cut when long.
 func quote(s string) string {
-	if len(s) > maxShown {
-		return strconv.Quote(prefix(s, maxShown)) + "…"
+	if len(s) > jsonvalue.MaxShown {
+		return strconv.Quote(jsonvalue.Prefix(s, jsonvalue.MaxShown)) + "…"
 	}
 	return strconv.Quote(s)
-}
-
-// prefix returns at most n bytes of s, ending on a rune boundary.
-func prefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-// cut shortens s to about n bytes, marking the cut with "…".
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return prefix(s, n) + "…"
-}
-
-// render prints a JSON value briefly, strings quoted.
-func render(v any) string {
-	var b strings.Builder
-	writeValue(&b, v)
-	return cut(b.String(), maxShown)
-}
-
-func writeValue(b *strings.Builder, v any) {
-	if b.Len() > maxShown {
-		return
-	}
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case json.Number:
-		b.WriteString(prefix(string(x), maxShown+1))
-	case string:
-		b.WriteString(strconv.Quote(prefix(x, maxShown+1)))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if b.Len() > maxShown {
-				break
-			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeValue(b, e)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range slices.Sorted(maps.Keys(x)) {
-			if b.Len() > maxShown {
-				break
-			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.Quote(prefix(k, maxShown+1)))
-			b.WriteByte(':')
-			writeValue(b, x[k])
-		}
-		b.WriteByte('}')
-	default:
-		b.WriteString("?")
-	}
 }
 
 // canonical writes v so that two JSON values are equal exactly when their
@@ -176,23 +103,18 @@ func rat(v any) (*big.Rat, bool) {
 	default:
 		return nil, false
 	}
-	if tooBig(s) {
+	if jsonvalue.TooLarge(s) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
 	return r, ok
 }
 
-// pointer appends token to the RFC 6901 pointer p.
-func pointer(p string, tokens ...string) string {
-	for _, t := range tokens {
-		p += "/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
-	}
-	return p
-}
-
 // splitPointer splits an RFC 6901 pointer into its tokens; ok is false
-// for text that is not a pointer.
+// for text that is not a pointer. Unlike jsonvalue.ParsePointer it keeps a
+// "~" not followed by 0 or 1 as written rather than refusing the pointer:
+// it reads $refs and the library's messages, where a token taken as
+// written may still find the place.
 func splitPointer(p string) ([]string, bool) {
 	if p == "" {
 		return nil, true

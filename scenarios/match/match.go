@@ -8,6 +8,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 	"github.com/edkit-dev/edkit/harness/yamlfile"
 )
 
@@ -74,7 +75,7 @@ func (m *Match) parsePart(f yamlfile.Field, what string) []yamlfile.Problem {
 
 // parseValue converts the value written at n and decodes it for comparing.
 func parseValue(n *yaml.Node, what string) (value, []yamlfile.Problem) {
-	data, probs := JSON(n, what)
+	data, probs := yamlfile.JSON(n, what)
 	if len(probs) > 0 {
 		return value{}, probs
 	}
@@ -95,7 +96,7 @@ func parseWhere(n *yaml.Node, what string) ([]clause, []yamlfile.Problem) {
 	}
 	var clauses []clause
 	for _, f := range fields {
-		tokens, err := parsePointer(f.Key)
+		tokens, err := jsonvalue.ParsePointer(f.Key)
 		if err != nil {
 			probs = append(probs, problem(f.K, "%s: bad pointer %q: %v", what, short(f.Key), err))
 			continue
@@ -161,12 +162,12 @@ func (m *Match) String() string {
 	}
 	var out []string
 	if m.equals != nil {
-		out = append(out, "equals "+render(m.equals.doc))
+		out = append(out, "equals "+jsonvalue.Render(m.equals.doc))
 	}
 	if len(m.where) > 0 {
 		cl := make([]string, len(m.where))
 		for i, c := range m.where {
-			cl[i] = showWritten(c.pointer) + " = " + render(c.want.doc)
+			cl[i] = showWritten(c.pointer) + " = " + jsonvalue.Render(c.want.doc)
 		}
 		out = append(out, "where "+strings.Join(cl, ", "))
 	}

@@ -264,29 +264,6 @@ func TestEqual(t *testing.T) {
 	}
 }
 
-func TestParsePointer(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-		bad  bool
-	}{
-		{"", nil, false},
-		{"/", []string{""}, false},
-		{"/a/0", []string{"a", "0"}, false},
-		{"/a~1b/~0~1", []string{"a/b", "~/"}, false},
-		{"/~01", []string{"~1"}, false},
-		{"a", nil, true},
-		{"/~", nil, true},
-		{"/~2", nil, true},
-	}
-	for _, tt := range tests {
-		got, err := parsePointer(tt.in)
-		if (err != nil) != tt.bad || strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
-			t.Errorf("parsePointer(%q) = %q, %v", tt.in, got, err)
-		}
-	}
-}
-
 // fuzzMatchers are the expectations FuzzCheck runs payloads through: each
 // part and keyword whose code reads the payload.
 var fuzzMatchers = []string{

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 // decode parses exactly one JSON document, keeping each number's text
@@ -68,7 +70,7 @@ func (d *differ) diff(got, want any) string {
 			return ""
 		}
 	}
-	return d.mismatch("got "+render(got), "want "+render(want))
+	return d.mismatch("got "+jsonvalue.Render(got), "want "+jsonvalue.Render(want))
 }
 
 // object visits the members of both objects in name order, so that the
@@ -96,9 +98,9 @@ func (d *differ) member(got, want map[string]any, name string) string {
 	w, inWant := want[name]
 	switch {
 	case !inGot:
-		return d.mismatch("missing", "want "+render(w))
+		return d.mismatch("missing", "want "+jsonvalue.Render(w))
 	case !inWant:
-		return d.mismatch("got "+render(g), "want no such member")
+		return d.mismatch("got "+jsonvalue.Render(g), "want no such member")
 	}
 	return d.diff(g, w)
 }
@@ -117,9 +119,9 @@ func (d *differ) element(got, want []any, i int) string {
 	defer func() { d.path = d.path[:len(d.path)-1] }()
 	switch {
 	case i >= len(got):
-		return d.mismatch(fmt.Sprintf("missing (array has %d elements)", len(got)), "want "+render(want[i]))
+		return d.mismatch(fmt.Sprintf("missing (array has %d elements)", len(got)), "want "+jsonvalue.Render(want[i]))
 	case i >= len(want):
-		return d.mismatch("got "+render(got[i]), fmt.Sprintf("want no such element (want %d elements)", len(want)))
+		return d.mismatch("got "+jsonvalue.Render(got[i]), fmt.Sprintf("want no such element (want %d elements)", len(want)))
 	}
 	return d.diff(got[i], want[i])
 }

@@ -17,8 +17,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edkit-dev/edkit/harness/yamlfile"
 	"github.com/edkit-dev/edkit/scenarios"
-	"github.com/edkit-dev/edkit/scenarios/match"
 )
 
 // KindScenario is the kind WriteScenario writes: a YAML scenario file for
@@ -208,7 +208,7 @@ func decodes(flow string, v any) bool {
 	if err := yaml.Unmarshal([]byte(flow), &n); err != nil {
 		return false
 	}
-	data, probs := match.JSON(&n, "with")
+	data, probs := yamlfile.JSON(&n, "with")
 	if len(probs) > 0 {
 		return false
 	}

@@ -1,4 +1,4 @@
-package match
+package yamlfile
 
 import (
 	"bytes"
@@ -10,16 +10,17 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/edkit-dev/edkit/harness/yamlfile"
+	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
 // MaxDepth bounds how deeply mappings and sequences nest in a value written
-// in a scenario file: far above any hand-written expectation, and low
+// in an input file (a scenario's payload, a schema): far above any hand-written expectation, and low
 // enough that a hostile or generated file cannot exhaust the stack.
 const MaxDepth = 64
 
-// JSON converts a YAML node (a value written in a scenario file) to JSON
-// bytes, named what in problems.
+// JSON converts a YAML node (a value written in an input file: a
+// scenario's payload, a JSON Schema written in YAML) to JSON bytes, named
+// what in problems.
 //
 // Scalars follow their resolved tag: !!null is null; !!bool a boolean;
 // !!int an integer within int64; !!float a finite number; !!str and any
@@ -32,7 +33,7 @@ const MaxDepth = 64
 // The output is compact JSON with object members in file order. On any
 // problem JSON returns no bytes and every problem found, in file order; a
 // nil node is one problem at a zero node.
-func JSON(n *yaml.Node, what string) ([]byte, []yamlfile.Problem) {
+func JSON(n *yaml.Node, what string) ([]byte, []Problem) {
 	c := &converter{}
 	c.value(n, what, 0)
 	if len(c.probs) > 0 {
@@ -45,7 +46,7 @@ func JSON(n *yaml.Node, what string) ([]byte, []yamlfile.Problem) {
 // one pass reports all of them.
 type converter struct {
 	out   bytes.Buffer
-	probs []yamlfile.Problem
+	probs []Problem
 }
 
 func (c *converter) fail(n *yaml.Node, format string, args ...any) {
@@ -54,11 +55,11 @@ func (c *converter) fail(n *yaml.Node, format string, args ...any) {
 
 // problem builds a Problem; a nil node is replaced by a zero one so that
 // callers reading Node.Line never dereference nil.
-func problem(n *yaml.Node, format string, args ...any) yamlfile.Problem {
+func problem(n *yaml.Node, format string, args ...any) Problem {
 	if n == nil {
 		n = &yaml.Node{}
 	}
-	return yamlfile.Problem{Node: n, Msg: fmt.Sprintf(format, args...)}
+	return Problem{Node: n, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (c *converter) value(n *yaml.Node, what string, depth int) {
@@ -82,7 +83,7 @@ func (c *converter) value(n *yaml.Node, what string, depth int) {
 	case yaml.AliasNode:
 		c.fail(n, "%s: aliases are not supported", what)
 	default:
-		c.fail(n, "%s: expected a value, got %s", what, yamlfile.Describe(n))
+		c.fail(n, "%s: expected a value, got %s", what, Describe(n))
 	}
 }
 
@@ -106,7 +107,7 @@ func (c *converter) mapping(n *yaml.Node, what string, depth int) {
 		c.fail(n, "%s: nested deeper than %d levels", what, MaxDepth)
 		return
 	}
-	fields, probs := yamlfile.Keys(n, what, nil)
+	fields, probs := Keys(n, what, nil)
 	c.probs = append(c.probs, probs...)
 	c.out.WriteByte('{')
 	for i, f := range fields {
@@ -194,5 +195,5 @@ func (c *converter) str(s string) {
 
 // short cuts a value from the file for a problem message.
 func short(s string) string {
-	return cut(s, maxShown)
+	return jsonvalue.Cut(s, jsonvalue.MaxShown)
 }
