@@ -68,6 +68,11 @@ const (
 	// append's ok): Key is the stream, MsgID the event's ID, Seq its
 	// version.
 	Commit Func = "commit"
+
+	// Fault is a fault injected into the run (chaos): invoke when it is
+	// injected, ok when it is healed, fail for an injection or heal that
+	// failed (Error says why). Value names the fault ("pause kafka").
+	Fault Func = "fault"
 )
 
 // Op is one entry of a history. Process, Topic, Group, Key, MsgID, Producer
