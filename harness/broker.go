@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/env/embedded"
 	"github.com/edkit-dev/edkit/reference/bus"
 	"github.com/edkit-dev/edkit/reference/bus/kafkabus"
@@ -30,30 +31,39 @@ type Broker struct {
 // exhaust memory before the first message.
 const MaxPartitions = 4096
 
-// start brings the broker up with topics created. stop closes the bus and
-// everything the environment started.
-func (b Broker) start(ctx context.Context, topics []string) (bus.Bus, string, func(), error) {
+// started is a broker a run brought up.
+type started struct {
+	bus  bus.Bus
+	name string // "membus", "embedded-kafka"
+	// component is the broker's environment handle, with its fault
+	// capabilities; nil for membus, which runs in the process.
+	component env.Component
+	stop      func() // closes the bus and everything the environment started
+}
+
+// start brings the broker up with topics created.
+func (b Broker) start(ctx context.Context, topics []string) (started, error) {
 	switch b.Kind {
 	case BrokerMemory:
 		m := membus.New()
-		return m, "membus", func() { _ = m.Close() }, nil
+		return started{bus: m, name: "membus", stop: func() { _ = m.Close() }}, nil
 	case BrokerKafka:
 		if b.Partitions > MaxPartitions {
-			return nil, "", nil, fmt.Errorf("broker partitions %d: want at most %d", b.Partitions, MaxPartitions)
+			return started{}, fmt.Errorf("broker partitions %d: want at most %d", b.Partitions, MaxPartitions)
 		}
 	default:
-		return nil, "", nil, fmt.Errorf("broker %q: want %s or %s", b.Kind, BrokerKafka, BrokerMemory)
+		return started{}, fmt.Errorf("broker %q: want %s or %s", b.Kind, BrokerKafka, BrokerMemory)
 	}
 	e, err := embedded.StartKafka(ctx, embedded.Partitions(max(b.Partitions, 1)), embedded.Topics(topics...))
 	if err != nil {
-		return nil, "", nil, err
+		return started{}, err
 	}
 	k := e.Component("kafka")
 	kb, err := kafkabus.New(k.Endpoint().Addrs)
 	if err != nil {
 		_ = e.Close()
-		return nil, "", nil, err
+		return started{}, err
 	}
 	name := string(k.Provider()) + "-" + string(k.Kind()) // "embedded-kafka"
-	return kb, name, func() { _ = kb.Close(); _ = e.Close() }, nil
+	return started{bus: kb, name: name, component: k, stop: func() { _ = kb.Close(); _ = e.Close() }}, nil
 }

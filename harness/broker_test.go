@@ -8,9 +8,9 @@ import (
 // TestBrokerPartitionsBounded: a partition count that would exhaust memory
 // is refused before the embedded broker starts.
 func TestBrokerPartitionsBounded(t *testing.T) {
-	_, _, stop, err := Broker{Kind: BrokerKafka, Partitions: 1_000_000_000}.start(t.Context(), []string{"t"})
+	st, err := Broker{Kind: BrokerKafka, Partitions: 1_000_000_000}.start(t.Context(), []string{"t"})
 	if err == nil {
-		stop()
+		st.stop()
 		t.Fatal("a billion partitions started")
 	}
 	if !strings.Contains(err.Error(), "want at most 4096") {

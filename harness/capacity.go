@@ -201,11 +201,12 @@ type Ceiling struct {
 func PublishCeiling(ctx context.Context, broker Broker, c Ceiling) (float64, error) {
 	const topic = "edkit-ceiling"
 	c = c.withDefaults()
-	b, _, stop, err := broker.start(ctx, []string{topic})
+	st, err := broker.start(ctx, []string{topic})
 	if err != nil {
 		return 0, &EnvError{err}
 	}
-	defer stop()
+	defer st.stop()
+	b := st.bus
 	ctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
 	body := make([]byte, c.Payload)

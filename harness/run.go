@@ -17,6 +17,7 @@ import (
 	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/env/ownership"
 	"github.com/edkit-dev/edkit/harness/history"
 	"github.com/edkit-dev/edkit/harness/record"
@@ -79,6 +80,13 @@ type Options struct {
 	// Clock is handed to the system (Env.Clock): a virtual clock lets a
 	// scenario jump over a 30-minute timeout (default the real clock).
 	Clock clock.Clock
+	// Nemesis, when set, builds the faults the run injects during the load
+	// on its broker (broker is nil for membus, which has no process to
+	// break) and their schedule, measured from the load's start
+	// (chaos.Nemesis draws one from a seed). Every fault is healed before
+	// the run waits for quiescence, whatever happens to the load, and each
+	// injection and heal is in the history.
+	Nemesis func(broker env.Component) ([]chaos.Fault, chaos.Schedule, error)
 	// HistoryInMemory keeps the history in memory instead of streaming it
 	// to a run directory (Out must be empty): for scenarios, whose
 	// histories are tens of ops and which start hundreds of sessions a
@@ -260,6 +268,8 @@ type run struct {
 	// unsettled counts, when the quiesce deadline passed, the messages
 	// some group had not settled plus the operations not yet final.
 	unsettled int
+	// faults is the nemesis's journal (nil without one).
+	faults []chaos.Action
 }
 
 // drive sends the load to the started system and waits for quiescence.
@@ -270,7 +280,7 @@ func (r *run) drive(ctx context.Context, s *Session) error {
 	driver := loadgen.DriverFunc(func(ctx context.Context, q loadgen.Request) error {
 		return r.inst.Send(ctx, Op{Seq: q.Seq, Key: q.Key, KeySeq: q.KeySeq, Step: q.Op, Intended: q.Intended, Payload: q.Payload})
 	})
-	res, err := loadgen.Run(s.runCtx, r.o.Load, driver, r.o.LoadOptions...)
+	res, err := r.runLoad(s, driver)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -286,6 +296,29 @@ func (r *run) drive(ctx context.Context, s *Session) error {
 		return ctx.Err()
 	}
 	return s.Failed()
+}
+
+// runLoad runs the open-loop load, under the nemesis when the run has one.
+func (r *run) runLoad(s *Session, driver loadgen.Driver) (*loadgen.Result, error) {
+	if r.o.Nemesis == nil {
+		return loadgen.Run(s.runCtx, r.o.Load, driver, r.o.LoadOptions...)
+	}
+	faults, sched, err := r.o.Nemesis(s.component)
+	if err != nil {
+		return nil, fmt.Errorf("nemesis: %w", err)
+	}
+	var res *loadgen.Result
+	var loadErr error
+	// A fault that failed to inject or heal is in the journal and fails
+	// the run by a threshold (nemesisCounts); the run itself goes on.
+	r.faults, _ = chaos.During(s.runCtx, clock.Real{}, sched, faults, r.rec, func(ctx context.Context) error {
+		res, loadErr = loadgen.Run(ctx, r.o.Load, driver, r.o.LoadOptions...)
+		return loadErr
+	})
+	if r.faults == nil {
+		r.faults = []chaos.Action{} // a nemesis that scheduled nothing still reports its counts
+	}
+	return res, loadErr
 }
 
 // quiesceGroups are the groups the run waits for: the system's, and
@@ -510,6 +543,10 @@ func (r *run) report(ctx context.Context, s *Session, started time.Time) (*repor
 	}
 	rep.Counts = append(rep.Counts, reports.Count{Name: "history ops", Value: int64(r.rec.Len())})
 	rep.Counts = append(rep.Counts, faultCounts(r.o.Fault)...)
+	if nc := nemesisCounts(r.faults); nc != nil {
+		rep.Counts = append(rep.Counts, nc...)
+		rep.Thresholds = append(rep.Thresholds, reports.AtMost(nc[2].Name, float64(nc[2].Value), 0, ""))
+	}
 	rep.Latencies = r.latencies()
 	rep.Thresholds = append(rep.Thresholds, r.o.SLO.thresholds(map[string]loadgen.Summary{
 		"send": r.load.Latency, "e2e": r.env.Visible.Summary(), "settled": r.env.Settled.Summary()})...)
@@ -540,6 +577,26 @@ func (r *run) latencies() []reports.Latency {
 func latency(name string, s loadgen.Summary) reports.Latency {
 	return reports.Latency{Name: name, Count: s.Count, Min: s.Min, Mean: s.Mean, P50: s.P50, P90: s.P90,
 		P99: s.P99, P999: s.P999, Max: s.Max}
+}
+
+// nemesisCounts are the report's counts of the nemesis's faults.
+func nemesisCounts(journal []chaos.Action) []reports.Count {
+	if journal == nil {
+		return nil
+	}
+	var injected, healed, failed int64
+	for _, a := range journal {
+		switch {
+		case a.Error != "":
+			failed++
+		case a.Kind == "inject":
+			injected++
+		default:
+			healed++
+		}
+	}
+	return []reports.Count{{Name: "nemesis: faults injected", Value: injected}, {Name: "nemesis: faults healed", Value: healed},
+		{Name: "nemesis: injections or heals failed", Value: failed}}
 }
 
 // faultCounts are the report's counts of injected faults.

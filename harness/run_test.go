@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edkit-dev/edkit/cmd/edload/echosystem"
+	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/harness/history"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -239,3 +243,53 @@ func TestRunEnvironmentError(t *testing.T) {
 }
 
 func asEnv(err error, target **harness.EnvError) bool { return errors.As(err, target) }
+
+// TestRunUnderANemesis: the echo system on embedded Kafka rides through a
+// broker killed and restarted mid-load: every invariant holds, the fault
+// is in the history and the report, and it was healed.
+func TestRunUnderANemesis(t *testing.T) {
+	out := t.TempDir()
+	rep, err := harness.Run(t.Context(), echosystem.New(), harness.Options{
+		Broker:  harness.Broker{Kind: harness.BrokerKafka, Partitions: 2},
+		Load:    loadgen.Config{Rate: 100, Duration: 3 * time.Second, Workers: 4, Keys: 5, Seed: 1},
+		Quiesce: 30 * time.Second, MinRate: 0.5, NoFault: true, Out: out,
+		Nemesis: func(broker env.Component) ([]chaos.Fault, chaos.Schedule, error) {
+			kill, err := chaos.Kill(broker)
+			return []chaos.Fault{kill}, chaos.Schedule{Intervals: []chaos.Interval{{Fault: 0, Start: time.Second, End: 1500 * time.Millisecond}}}, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("the run did not ride through a broker restart:\n%+v\n%+v", rep.Invariants, rep.Thresholds)
+	}
+	counts := map[string]int64{}
+	for _, c := range rep.Counts {
+		counts[c.Name] = c.Value
+	}
+	if counts["nemesis: faults injected"] != 1 || counts["nemesis: faults healed"] != 1 || counts["commands acked"] < 200 {
+		t.Errorf("report counts: %v", counts)
+	}
+	f, err := history.OpenFile(filepath.Join(out, history.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	var faults []string
+	resubscribed := 0
+	for f.Next() {
+		switch op := f.Op(); op.F {
+		case history.Fault:
+			faults = append(faults, string(op.Type)+" "+op.Value)
+		case history.Resubscribe:
+			resubscribed++
+		}
+	}
+	if resubscribed == 0 {
+		t.Error("no consumer resubscribed: the kill broke nothing the run had to ride through")
+	}
+	if want := []string{"invoke kill kafka", "ok kill kafka"}; fmt.Sprint(faults) != fmt.Sprint(want) {
+		t.Errorf("fault ops in the history: %v, want %v", faults, want)
+	}
+}

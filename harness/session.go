@@ -11,6 +11,7 @@ import (
 	"github.com/edkit-dev/edkit/chaos"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/history"
 )
 
@@ -26,6 +27,9 @@ import (
 type Session struct {
 	r      *run
 	broker string // the environment's name ("embedded-kafka", "membus")
+	// component is the broker's environment handle (nil for membus): what
+	// a nemesis breaks.
+	component env.Component
 
 	runCtx    context.Context
 	cancel    context.CancelFunc
@@ -59,12 +63,13 @@ func Start(ctx context.Context, sys System, o Options) (_ *Session, err error) {
 	if t, ok := sys.(Topics); ok {
 		topics = t.Topics()
 	}
-	b, brokerName, stopBus, err := o.Broker.start(ctx, topics)
+	st, err := o.Broker.start(ctx, topics)
 	if err != nil {
 		return nil, &EnvError{err}
 	}
-	s.broker = brokerName
-	s.closers = append(s.closers, func() error { stopBus(); return nil })
+	b := st.bus
+	s.broker, s.component = st.name, st.component
+	s.closers = append(s.closers, func() error { st.stop(); return nil })
 
 	if o.Fault == nil && !o.NoFault {
 		if o.Fault, err = chaos.NewMessageFault(DefaultFault(o.Load.Seed), clock.Real{}); err != nil {
@@ -129,6 +134,10 @@ func (s *Session) Env() *Env { return s.r.env }
 
 // Instance is the started system.
 func (s *Session) Instance() Instance { return s.r.inst }
+
+// BrokerComponent is the broker's environment handle, with its fault
+// capabilities (chaos.Kill, chaos.Pause, …); nil for membus.
+func (s *Session) BrokerComponent() env.Component { return s.component }
 
 // Broker names the environment ("embedded-kafka", "membus").
 func (s *Session) Broker() string { return s.broker }
