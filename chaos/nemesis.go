@@ -103,3 +103,22 @@ func (s Schedule) Describe(faults []Fault) string {
 	}
 	return b.String()
 }
+
+// ParseRange reads a duration range written MIN-MAX ("1s-3s") or a
+// single duration ("2s", min = max), as the nemesis flags take them.
+func ParseRange(s string) (lo, hi time.Duration, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	if lo, err = time.ParseDuration(strings.TrimSpace(a)); err != nil {
+		return 0, 0, fmt.Errorf("range %q: %w", s, err)
+	}
+	hi = lo
+	if isRange {
+		if hi, err = time.ParseDuration(strings.TrimSpace(b)); err != nil {
+			return 0, 0, fmt.Errorf("range %q: %w", s, err)
+		}
+	}
+	if lo < 0 || hi < lo {
+		return 0, 0, fmt.Errorf("range %q: want 0 <= MIN <= MAX", s)
+	}
+	return lo, hi, nil
+}

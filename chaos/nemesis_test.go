@@ -56,3 +56,35 @@ func TestNemesisRefusesBadShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRange(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		lo, hi time.Duration
+		bad    bool
+	}{
+		{in: "1s-3s", lo: time.Second, hi: 3 * time.Second},
+		{in: "2s", lo: 2 * time.Second, hi: 2 * time.Second},
+		{in: " 500ms - 1s ", lo: 500 * time.Millisecond, hi: time.Second},
+		{in: "3s-1s", bad: true}, {in: "x", bad: true}, {in: "1s-", bad: true}, {in: "", bad: true},
+	} {
+		lo, hi, err := chaos.ParseRange(tc.in)
+		if tc.bad != (err != nil) || lo != tc.lo || hi != tc.hi {
+			t.Errorf("%q: %v %v %v", tc.in, lo, hi, err)
+		}
+	}
+}
+
+// FuzzParseRange: no text makes the parser panic, and what it accepts is
+// an ordered range a nemesis can use.
+func FuzzParseRange(f *testing.F) {
+	for _, s := range []string{"1s-3s", "2s", "-1s", "1h-", "9999999999h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, hi, err := chaos.ParseRange(s)
+		if err == nil && (lo < 0 || hi < lo) {
+			t.Fatalf("%q gave %v-%v", s, lo, hi)
+		}
+	})
+}

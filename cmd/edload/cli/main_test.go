@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -145,6 +146,24 @@ func TestFindMaxCommand(t *testing.T) {
 				t.Fatalf("probe 2 left no history: %v", err)
 			}
 		})
+	}
+}
+
+// TestRunWithANemesis: --nemesis kills the embedded broker mid-load on a
+// schedule from --seed; the echo system rides through it and the report
+// counts the fault injected and healed.
+func TestRunWithANemesis(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"run", "--system", "echo", "--broker", "kafka", "--nemesis", "kill", "--nemesis-gap", "500ms", "--nemesis-hold", "500ms",
+		"--duration", "2s", "--rate", "100", "--fault", "none", "--quiesce-timeout", "20s", "--out", t.TempDir()}
+	if code := execute(context.Background(), args, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitOK, out.String(), errOut.String())
+	}
+	// Gaps and holds of 500 ms fit two faults in 2 s, whatever the seed.
+	for _, want := range []string{`nemesis: faults injected\s+2\n`, `nemesis: faults healed\s+2\n`, `PASS\s+no-acknowledged-loss`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("the report lacks %s:\n%s", want, out.String())
+		}
 	}
 }
 

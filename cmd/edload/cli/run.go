@@ -57,6 +57,7 @@ type runFlags struct {
 	minRate    float64
 	out        string
 	verbose    bool
+	nemesis    nemesisFlags
 }
 
 // defaultOut is --out's default; a run replaces the run in it.
@@ -143,6 +144,9 @@ func (f *runFlags) validate() error {
 	if strings.TrimSpace(f.out) == "" {
 		errs = append(errs, errors.New("--out: want a directory"))
 	}
+	if err := f.nemesis.validate(f); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -218,6 +222,10 @@ system's read model shows the operation.`,
 	fl.DurationVar(&f.warmUp, "warm-up", 0, "operations due in this first part of --duration are sent but left out of the latency figures")
 	fl.IntVar(&f.payload, "payload", 64, "bytes of note carried by each order")
 	fl.Int64Var(&f.seed, "seed", 1, "seed for keys and the fault schedule; the same seed replays the same run")
+	fl.StringVar(&f.nemesis.kinds, "nemesis", "", "broker faults to inject during the load, comma-separated: kill (restarted on heal), pause,\n"+
+		"stop or partition, one at a time on a schedule drawn from --seed (the same seed, the same schedule)")
+	fl.StringVar(&f.nemesis.hold, "nemesis-hold", "1s-3s", "how long each --nemesis fault is held: MIN-MAX or one duration")
+	fl.StringVar(&f.nemesis.gap, "nemesis-gap", "2s-5s", "the quiet before each --nemesis fault: MIN-MAX or one duration")
 	fl.StringVar(&f.fault, "fault", chaos.KindDuplicate, "message faults to inject, comma-separated: none, or any of duplicate (duplicates and\n"+
 		"delays deliveries), drop (acks without handling: loss), reorder (swaps same-key deliveries), corrupt (flips payload bytes);\n"+
 		"the default, duplicate, puts deduplication, per-key order and idempotency to the test: none must be asked for")
@@ -330,7 +338,8 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 			PayloadSize: f.payload, Seed: f.seed, WarmUp: f.warmUp},
 		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }),
 			loadgen.WithKeyDist(keys), loadgen.WithPacer(pacer)},
-		Fault: fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out, Replace: f.replacing(),
+		Nemesis: f.nemesis.option(f),
+		Fault:   fault, NoFault: fault == nil, Dedup: f.dedup, Quiesce: f.quiesce, MinRate: f.minRate, MaxP99: f.maxP99, Out: f.out, Replace: f.replacing(),
 		Config: []reports.KV{
 			{Key: "rate", Value: f.rate}, {Key: "count", Value: fmt.Sprint(f.count)}, {Key: "duration", Value: f.duration.String()},
 			{Key: "workers", Value: fmt.Sprint(f.workers)}, {Key: "keys", Value: fmt.Sprint(f.keys)},
@@ -340,6 +349,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 			{Key: "max-delay", Value: f.maxDelay.String()}, {Key: "dedup", Value: fmt.Sprint(f.dedup)},
 			{Key: "partitions", Value: fmt.Sprint(f.partitions)},
 			{Key: "min-rate", Value: fmt.Sprint(f.minRate)},
+			{Key: "nemesis", Value: f.nemesis.kinds}, {Key: "nemesis-hold", Value: f.nemesis.hold}, {Key: "nemesis-gap", Value: f.nemesis.gap},
 		},
 		OnStart: func(broker string) {
 			fmt.Fprintf(progress, "edload: %s load on %s for %v at %s/s (fault=%s dedup=%v seed=%d)\n",
@@ -434,6 +444,11 @@ func runError(ctx context.Context, err error) error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, chaos.ErrUnsupported) {
+		// --nemesis asked for a fault the broker cannot take: a usage
+		// error, known only once the broker's environment is up.
+		return &usageError{err}
 	}
 	return err
 }
