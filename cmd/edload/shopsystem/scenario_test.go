@@ -1,7 +1,6 @@
 package shopsystem_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/edkit-dev/edkit/cmd/edload/shopsystem"
@@ -11,27 +10,8 @@ import (
 // TestScenarioFiles runs the shop's scenario files in the three modes: in
 // memory, on an embedded Kafka and under duplicated and delayed deliveries.
 func TestScenarioFiles(t *testing.T) {
-	sys := shopsystem.New(shopsystem.Config{})
-	files, err := filepath.Glob("../../../scenarios/shop/*.yaml")
-	if err != nil || len(files) < 5 {
-		t.Fatalf("scenario files: %v %v", files, err)
-	}
-	for _, mode := range []scenarios.Mode{scenarios.Memory, scenarios.Kafka, scenarios.Faults} {
-		for _, f := range files {
-			t.Run(mode.Name+"/"+filepath.Base(f), func(t *testing.T) {
-				sc, err := scenarios.ParseFile(f, sys.Vocabulary())
-				if err != nil {
-					t.Fatal(err)
-				}
-				v, err := scenarios.Run(t.Context(), sys, sc, mode)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !v.Passed {
-					t.Fatalf("%s failed in %s:\n%s", sc.Name, mode.Name, v.Report)
-				}
-			})
-		}
+	if n := len(scenarios.RunFiles(t, shopsystem.New(shopsystem.Config{}), "../../../scenarios/shop/*.yaml")); n != 15 {
+		t.Errorf("%d scenarios ran, want the 5 files in 3 modes", n)
 	}
 }
 
