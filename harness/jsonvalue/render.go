@@ -122,3 +122,17 @@ func Kind(v any) string {
 	}
 	return "a number"
 }
+
+// UnionKeys are the names of two JSON objects' members, each once, in
+// sorted order: comparing two objects member by member in a fixed order
+// makes the first difference reported independent of map iteration.
+func UnionKeys[V any](a, b map[string]V) []string {
+	all := slices.Sorted(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			all = append(all, k)
+		}
+	}
+	slices.Sort(all)
+	return all
+}

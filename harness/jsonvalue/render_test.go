@@ -119,3 +119,13 @@ func FuzzRender(f *testing.F) {
 }
 
 func notPrintable(r rune) bool { return !strconv.IsPrint(r) }
+
+func TestUnionKeys(t *testing.T) {
+	got := UnionKeys(map[string]int{"b": 1, "a": 2}, map[string]int{"c": 3, "a": 4})
+	if strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("UnionKeys = %v, want [a b c]", got)
+	}
+	if got := UnionKeys(map[string]int{}, nil); len(got) != 0 {
+		t.Fatalf("UnionKeys of nothing = %v", got)
+	}
+}

@@ -100,7 +100,7 @@ func hasDefault(doc, v any) bool {
 }
 
 func (cm *comparer) compareProperties(c *ctx, w loc, wm, wp map[string]any, r loc, rm, rp map[string]any) {
-	all := union(wp, rp)
+	all := jsonvalue.UnionKeys(wp, rp)
 	required := names(rm["required"])
 	for _, name := range all {
 		wv, inW := wp[name]
@@ -247,14 +247,7 @@ func (cm *comparer) compareAdditional(c *ctx, w loc, wm map[string]any, r loc, r
 
 func (cm *comparer) comparePatterns(c *ctx, w loc, wm map[string]any, r loc, rm map[string]any) {
 	wpp, rpp := members(wm["patternProperties"]), members(rm["patternProperties"])
-	all := slices.Sorted(maps.Keys(wpp))
-	for k := range rpp {
-		if _, ok := wpp[k]; !ok {
-			all = append(all, k)
-		}
-	}
-	slices.Sort(all)
-	for _, pat := range all {
+	for _, pat := range jsonvalue.UnionKeys(wpp, rpp) {
 		wv, inW := wpp[pat]
 		rv, inR := rpp[pat]
 		wp, rp := w.at("patternProperties", pat), r.at("patternProperties", pat)
@@ -296,7 +289,7 @@ func dependencies(m map[string]any) (arrays, schemas map[string]dependency) {
 func (cm *comparer) compareDependencies(c *ctx, w loc, wm map[string]any, r loc, rm map[string]any) {
 	wa, ws := dependencies(wm)
 	ra, rs := dependencies(rm)
-	for _, name := range union(wa, ra) {
+	for _, name := range jsonvalue.UnionKeys(wa, ra) {
 		wd, inW := wa[name]
 		rd, inR := ra[name]
 		wp, rp := depPlaces(w, wd, inW, r, rd, inR, name)
@@ -318,7 +311,7 @@ func (cm *comparer) compareDependencies(c *ctx, w loc, wm map[string]any, r loc,
 			}
 		}
 	}
-	for _, name := range union(ws, rs) {
+	for _, name := range jsonvalue.UnionKeys(ws, rs) {
 		wd, inW := ws[name]
 		rd, inR := rs[name]
 		wp, rp := depPlaces(w, wd, inW, r, rd, inR, name)
@@ -342,17 +335,6 @@ func depPlaces(w loc, wd dependency, inW bool, r loc, rd dependency, inR bool, n
 		rd.kw = wd.kw
 	}
 	return w.at(wd.kw, name), r.at(rd.kw, name)
-}
-
-func union[V any](a, b map[string]V) []string {
-	all := slices.Sorted(maps.Keys(a))
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			all = append(all, k)
-		}
-	}
-	slices.Sort(all)
-	return all
 }
 
 // subset reports whether every name of a is in b.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -76,14 +74,7 @@ func (d *differ) diff(got, want any) string {
 // object visits the members of both objects in name order, so that the
 // first difference reported does not depend on map iteration.
 func (d *differ) object(got, want map[string]any) string {
-	names := slices.Sorted(maps.Keys(want))
-	for name := range got {
-		if _, ok := want[name]; !ok {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range jsonvalue.UnionKeys(want, got) {
 		if msg := d.member(got, want, name); msg != "" {
 			return msg
 		}
