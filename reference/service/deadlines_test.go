@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +98,52 @@ func run(t *testing.T, cfg service.Config) (*service.Shop, func()) {
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
+	}
+}
+
+// failOnce fails the first publish of one message type, as a broker that
+// is down for a moment does.
+type failOnce struct {
+	bus.Bus
+	typ    string
+	failed atomic.Bool
+}
+
+func (f *failOnce) Publish(ctx context.Context, msgs ...*bus.Message) error {
+	for _, m := range msgs {
+		if m.Header(bus.HeaderType) == f.typ && f.failed.CompareAndSwap(false, true) {
+			return errors.New("broker down")
+		}
+	}
+	return f.Bus.Publish(ctx, msgs...)
+}
+
+// TestDeadlineCommandsSurviveAFailedSend: the payment deadline fires while
+// the broker refuses its first compensating command; the deadline stays
+// pending, fires again when it is due again, and the stock is released.
+// (Arming the fired state before sending cleared the timer, and the command
+// was lost for good.)
+func TestDeadlineCommandsSurviveAFailedSend(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	st := memstore.New(memstore.WithNow(clk.Now))
+	mb := membus.New()
+	defer func() { _ = mb.Close(); _ = st.Close() }()
+	b := &failOnce{Bus: mb, typ: shop.CmdReleaseStock}
+	inv := shop.NewMemoryInventory(map[string]int{"book": 5}, false)
+	s, stop := run(t, service.Config{Store: st, Bus: b, Inventory: inv, Gateway: shop.NewMemoryGateway(0), Dedup: true, Clock: clk, Wrap: losePayments})
+	defer stop()
+	place(t, &fixture{shop: s}, "o-1", "alice", 2)
+	waitFor(t, "the payment deadline set", func() bool {
+		sg, err := s.Saga(t.Context(), "o-1")
+		return err == nil && !sg.Deadlines[shop.PaymentDeadline].IsZero()
+	})
+	clk.Advance(shop.PaymentTimeout + time.Second)
+	waitFor(t, "the first send refused", b.failed.Load)
+	for deadline := time.Now().Add(5 * time.Second); inv.OnHand("book") != 5; {
+		if time.Now().After(deadline) {
+			t.Fatal("the stock was never released: the deadline's command was lost with the failed send")
+		}
+		clk.Advance(time.Second) // the deadline is due again
+		time.Sleep(10 * time.Millisecond)
 	}
 }

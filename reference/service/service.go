@@ -283,8 +283,11 @@ func (s *Shop) handleSagaEvent(ctx context.Context, m *bus.Message) error {
 
 // transition advances orderID's saga by what react decides on its stored
 // state for message cause, stores the transition (optimistically, again
-// on a conflict), arms the deadlines it leaves pending and sends its
-// commands. A cause already handled re-sends that transition's commands.
+// on a conflict), sends its commands and then arms the deadlines it leaves
+// pending. A cause already handled re-sends that transition's commands.
+// Arming comes after the send: a fired deadline stays pending until its
+// commands went out, so a send that failed (a broker down) is retried when
+// the deadline is due again, as a redelivered message is for a consumer.
 func (s *Shop) transition(ctx context.Context, orderID, cause string, e event.Envelope,
 	react func(saga.State) (saga.Transition, bool, error)) error {
 	stream := shop.SagaStream(orderID)
@@ -294,7 +297,11 @@ func (s *Shop) transition(ctx context.Context, orderID, cause string, e event.En
 			return err
 		}
 		if t, seen := st.Causes[cause]; seen {
-			return s.sendAll(ctx, e, t.Commands)
+			if err := s.sendAll(ctx, e, t.Commands); err != nil {
+				return err
+			}
+			s.arm(orderID, st)
+			return nil
 		}
 		t, ok, err := react(st)
 		if err != nil || !ok {
@@ -320,8 +327,11 @@ func (s *Shop) transition(ctx context.Context, orderID, cause string, e event.En
 		if err != nil {
 			return err
 		}
+		if err := s.sendAll(ctx, e, t.Commands); err != nil {
+			return err
+		}
 		s.arm(orderID, next)
-		return s.sendAll(ctx, e, t.Commands)
+		return nil
 	}
 	return fmt.Errorf("service: saga %s: %w", stream, errTooManyTransitions)
 }
