@@ -21,10 +21,16 @@ type TransferCmd struct {
 	Amount int64  `json:"amount"`
 }
 
-// AccountCmd is a scenario's "Open" and "Freeze" commands.
-type AccountCmd struct {
+// OpenCmd is a scenario's "Open" command: an account with its opening
+// balance.
+type OpenCmd struct {
 	Account string `json:"account"`
-	Balance int64  `json:"balance,omitempty"`
+	Balance int64  `json:"balance"`
+}
+
+// FreezeCmd is a scenario's "Freeze" command.
+type FreezeCmd struct {
+	Account string `json:"account"`
 }
 
 // Setup is a scenario file's `setup:` section.
@@ -51,8 +57,8 @@ var (
 func (s *System) Vocabulary() *scenarios.Vocabulary {
 	v := &scenarios.Vocabulary{}
 	scenarios.Define[TransferCmd](v, scenarios.KindCommand, "Transfer")
-	scenarios.Define[AccountCmd](v, scenarios.KindCommand, "Open")
-	scenarios.Define[AccountCmd](v, scenarios.KindCommand, "Freeze")
+	scenarios.Define[OpenCmd](v, scenarios.KindCommand, "Open")
+	scenarios.Define[FreezeCmd](v, scenarios.KindCommand, "Freeze")
 	scenarios.Define[Msg](v, scenarios.KindMessage, "Msg")
 	return scenarios.Setup[Setup](v)
 }
@@ -75,10 +81,9 @@ func (in *instance) Dispatch(ctx context.Context, id string, cmd any) error {
 		in.mu.Unlock()
 		in.env.Settled.Start(id, time.Now())
 		return in.Transfer(ctx, id, c.From, c.To, c.Amount)
-	case *AccountCmd:
-		if c.Balance > 0 {
-			return in.Open(ctx, c.Account, c.Balance)
-		}
+	case *OpenCmd:
+		return in.Open(ctx, c.Account, c.Balance)
+	case *FreezeCmd:
 		return in.Freeze(ctx, c.Account)
 	}
 	return fmt.Errorf("bank: no command %T", cmd)
