@@ -285,8 +285,8 @@ func (r *run) drive(ctx context.Context, s *Session) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if ferr := s.Failed(); ferr != nil {
-			return ferr
+		if s.Failed() != nil {
+			return s.Stop() // the system's failure, said once (Close does not stop again)
 		}
 		return err
 	}
@@ -295,7 +295,10 @@ func (r *run) drive(ctx context.Context, s *Session) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return s.Failed()
+	if s.Failed() != nil {
+		return s.Stop()
+	}
+	return nil
 }
 
 // runLoad runs the open-loop load, under the nemesis when the run has one.
@@ -311,12 +314,13 @@ func (r *run) runLoad(s *Session, driver loadgen.Driver) (*loadgen.Result, error
 	var loadErr error
 	// A fault that failed to inject or heal is in the journal and fails
 	// the run by a threshold (nemesisCounts); the run itself goes on.
-	r.faults, _ = chaos.During(s.runCtx, clock.Real{}, sched, faults, r.rec, func(ctx context.Context) error {
+	journal, faultErr := chaos.During(s.runCtx, clock.Real{}, sched, faults, r.rec, func(ctx context.Context) error {
 		res, loadErr = loadgen.Run(ctx, r.o.Load, driver, r.o.LoadOptions...)
 		return loadErr
 	})
-	if r.faults == nil {
-		r.faults = []chaos.Action{} // a nemesis that scheduled nothing still reports its counts
+	r.faults = journal
+	if res == nil && loadErr == nil {
+		return nil, fmt.Errorf("nemesis: %w", faultErr) // refused before the load began (a bad schedule)
 	}
 	return res, loadErr
 }
@@ -543,9 +547,10 @@ func (r *run) report(ctx context.Context, s *Session, started time.Time) (*repor
 	}
 	rep.Counts = append(rep.Counts, reports.Count{Name: "history ops", Value: int64(r.rec.Len())})
 	rep.Counts = append(rep.Counts, faultCounts(r.o.Fault)...)
-	if nc := nemesisCounts(r.faults); nc != nil {
-		rep.Counts = append(rep.Counts, nc...)
-		rep.Thresholds = append(rep.Thresholds, reports.AtMost(nc[2].Name, float64(nc[2].Value), 0, ""))
+	if r.o.Nemesis != nil {
+		counts, failed := nemesisCounts(r.faults)
+		rep.Counts = append(rep.Counts, counts...)
+		rep.Thresholds = append(rep.Thresholds, reports.AtMost(failed.Name, float64(failed.Value), 0, ""))
 	}
 	rep.Latencies = r.latencies()
 	rep.Thresholds = append(rep.Thresholds, r.o.SLO.thresholds(map[string]loadgen.Summary{
@@ -579,24 +584,22 @@ func latency(name string, s loadgen.Summary) reports.Latency {
 		P99: s.P99, P999: s.P999, Max: s.Max}
 }
 
-// nemesisCounts are the report's counts of the nemesis's faults.
-func nemesisCounts(journal []chaos.Action) []reports.Count {
-	if journal == nil {
-		return nil
-	}
-	var injected, healed, failed int64
+// nemesisCounts are the report's counts of the nemesis's faults, and the
+// one of them a run is gated on.
+func nemesisCounts(journal []chaos.Action) (counts []reports.Count, failed reports.Count) {
+	var injected, healed int64
+	failed.Name = "nemesis: injections or heals failed"
 	for _, a := range journal {
 		switch {
 		case a.Error != "":
-			failed++
+			failed.Value++
 		case a.Kind == "inject":
 			injected++
 		default:
 			healed++
 		}
 	}
-	return []reports.Count{{Name: "nemesis: faults injected", Value: injected}, {Name: "nemesis: faults healed", Value: healed},
-		{Name: "nemesis: injections or heals failed", Value: failed}}
+	return []reports.Count{{Name: "nemesis: faults injected", Value: injected}, {Name: "nemesis: faults healed", Value: healed}, failed}, failed
 }
 
 // faultCounts are the report's counts of injected faults.

@@ -2,7 +2,12 @@ package harness_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/edkit-dev/edkit/chaos"
+	"github.com/edkit-dev/edkit/harness/env"
+	"github.com/edkit-dev/edkit/loadgen"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,4 +129,43 @@ func failed(results []check.Result, invariant string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunRefusesABadSchedule: a nemesis whose schedule names a fault it
+// did not give is an error of the run, not a report without a load.
+func TestRunRefusesABadSchedule(t *testing.T) {
+	_, err := harness.Run(t.Context(), tally{}, harness.Options{
+		Broker: harness.Broker{Kind: harness.BrokerMemory}, NoFault: true, Quiesce: time.Second,
+		Load: loadgen.Config{Rate: 10, Duration: 100 * time.Millisecond, Workers: 1, Keys: 1, Seed: 1},
+		Nemesis: func(env.Component) ([]chaos.Fault, chaos.Schedule, error) {
+			return nil, chaos.Schedule{Intervals: []chaos.Interval{{Fault: 3, End: time.Millisecond}}}, nil
+		},
+	})
+	if !errors.Is(err, chaos.ErrBadNemesis) {
+		t.Fatalf("err %v, want ErrBadNemesis", err)
+	}
+}
+
+// failing is a tally whose consumers stop with an error at once.
+type failing struct{ tally }
+
+func (f failing) Start(ctx context.Context, e *harness.Env) (harness.Instance, error) {
+	in, err := f.tally.Start(ctx, e)
+	return failingInstance{in}, err
+}
+
+type failingInstance struct{ harness.Instance }
+
+func (failingInstance) Run(context.Context) error { return errors.New("disk full") }
+
+// TestRunReportsAFailedSystemOnce: a system that stops on its own fails
+// the run with its error, said once.
+func TestRunReportsAFailedSystemOnce(t *testing.T) {
+	_, err := harness.Run(t.Context(), failing{}, harness.Options{
+		Broker: harness.Broker{Kind: harness.BrokerMemory}, NoFault: true, Quiesce: time.Second,
+		Load: loadgen.Config{Rate: 10, Duration: 200 * time.Millisecond, Workers: 1, Keys: 1, Seed: 1},
+	})
+	if err == nil || strings.Count(err.Error(), "disk full") != 1 {
+		t.Fatalf("err %v, want the system's failure once", err)
+	}
 }
