@@ -261,12 +261,8 @@ func (c Ceiling) withDefaults() Ceiling {
 		c.Duration = 10 * time.Second
 	}
 	if c.Keys == nil {
-		c.Keys = roundRobin(64)
+		// 64 keys in turn: a sequence of one operation per key.
+		c.Keys, _ = loadgen.NewKeyDist(loadgen.KeySpec{Dist: loadgen.KeysSeq, SeqLen: 1}, 64, 0)
 	}
 	return c
 }
-
-// roundRobin is the default ceiling's keys: n's key is n mod the count.
-type roundRobin int
-
-func (r roundRobin) Key(n uint64) loadgen.KeyPick { return loadgen.KeyPick{Key: int(n % uint64(r))} }

@@ -164,7 +164,9 @@ func (p *parser) scenario(n *yaml.Node) *Scenario {
 		seen[f.Key] = true
 		switch f.Key {
 		case "name":
-			sc.Name = p.str(f.V, "name")
+			if sc.Name = p.str(f.V, "name"); sc.Name == "" && f.V.Kind == yaml.ScalarNode && f.V.ShortTag() != "!!null" {
+				p.problem(f.V, "name: want a name for the reports, got an empty string")
+			}
 		case "description":
 			sc.Description = p.str(f.V, "description")
 		case "timeout":

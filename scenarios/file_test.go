@@ -89,6 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", "name: x\nname: y\nwhen: []\nthen: []\n", `f.yaml:2:1: scenario: duplicate key "name"`},
 		{"not a mapping", "- a\n", `f.yaml:1:1: scenario: expected a mapping, got a sequence`},
 		{"empty", "", `f.yaml: empty file`},
+		{"empty name", "name: ''\nwhen: []\nthen: []\n", `f.yaml:1:7: name: want a name for the reports, got an empty string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := scenarios.Parse("f.yaml", []byte(tc.src), vocab())

@@ -21,14 +21,20 @@ func RunFiles(t *testing.T, sys Speaker, pattern string, modes ...Mode) []*Verdi
 		modes = []Mode{Memory, Kafka, Faults}
 	}
 	vocab := sys.Vocabulary()
+	parsed := make([]*Scenario, len(files))
+	for i, f := range files {
+		if parsed[i], err = ParseFile(f, vocab); err != nil {
+			t.Error(err) // every bad file is named, then none runs
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 	var verdicts []*Verdict
 	for _, mode := range modes {
-		for _, f := range files {
+		for i, f := range files {
 			t.Run(mode.Name+"/"+filepath.Base(f), func(t *testing.T) {
-				sc, err := ParseFile(f, vocab)
-				if err != nil {
-					t.Fatal(err)
-				}
+				sc := parsed[i]
 				v, err := Run(t.Context(), sys, sc, mode)
 				if err != nil {
 					t.Fatal(err)

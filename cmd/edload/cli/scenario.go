@@ -46,7 +46,7 @@ scenario.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout < 0 {
-				return &usageError{fmt.Errorf("--timeout %v: want > 0", timeout)}
+				return &usageError{fmt.Errorf("--timeout %v: want > 0, or 0 for each file's own", timeout)}
 			}
 			m, err := scenarios.ModeNamed(mode)
 			if err != nil {
@@ -75,14 +75,7 @@ scenario.`,
 			return nil
 		},
 	}
-	def := ""
-	for _, sys := range systems {
-		if _, ok := sys.(scenarios.Speaker); ok {
-			def = sys.Name()
-			break
-		}
-	}
-	cmd.Flags().StringVar(&system, "system", def, "the system whose scenario files these are: "+strings.Join(systemNames(systems), ", "))
+	cmd.Flags().StringVar(&system, "system", firstSpeaker(systems), "the system whose scenario files these are: "+strings.Join(systemNames(systems), ", "))
 	cmd.Flags().StringVar(&mode, "mode", "memory", "memory, kafka (embedded) or faults (memory, duplicated and delayed deliveries)")
 	cmd.Flags().StringVar(&out, "out", "", "directory for junit.xml and report.json (none when empty)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "how long the system may take to settle after each step (default: the file's timeout, else 10s)")
@@ -135,7 +128,7 @@ func runScenarios(ctx context.Context, sys scenarios.Speaker, all []*scenarios.S
 			failed++
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(stdout, "%s: scenario %s (%s, %s, %s)\n", verdict, quoteName(sc.Name), strings.Trim(quoteName(sc.File), `"`), v.Environment, v.Duration.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "%s: scenario %s (%s, %s, %s)\n", verdict, strconv.Quote(sc.Name), reports.Clean(sc.File), v.Environment, v.Duration.Round(time.Millisecond))
 		if !v.Passed {
 			fmt.Fprint(stdout, v.Report)
 		}
@@ -145,10 +138,6 @@ func runScenarios(ctx context.Context, sys scenarios.Speaker, all []*scenarios.S
 	fmt.Fprintf(stdout, "%d scenarios, %d passed, %d failed\n", len(all), len(all)-failed, failed)
 	return rep, failed, nil
 }
-
-// quoteName quotes a scenario's name, escaping what could move the
-// terminal's cursor or forge a line.
-func quoteName(s string) string { return strconv.Quote(s) }
 
 // inputError is a malformed input file: exit 2 like bad usage, but the
 // message is the file's own errors, not a usage text.
