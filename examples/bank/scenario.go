@@ -77,7 +77,13 @@ func (in *instance) Dispatch(ctx context.Context, id string, cmd any) error {
 	switch c := cmd.(type) {
 	case *TransferCmd:
 		in.mu.Lock()
-		in.dispatched = append(in.dispatched, id)
+		if !in.seen[id] { // a retry (`times: 2`) is the same transfer
+			if in.seen == nil {
+				in.seen = map[string]bool{}
+			}
+			in.seen[id] = true
+			in.dispatched = append(in.dispatched, id)
+		}
 		in.mu.Unlock()
 		in.env.Settled.Start(id, time.Now())
 		return in.Transfer(ctx, id, c.From, c.To, c.Amount)

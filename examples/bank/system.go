@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/edkit-dev/edkit/harness"
@@ -103,11 +102,11 @@ type instance struct {
 	*Bank // Run
 	cfg   Config
 	env   *harness.Env
-	// sent counts the load's transfers; dispatched lists the transfers a
-	// scenario asked for (by its own IDs): CheckState audits both.
-	sent       atomic.Uint64
+	// dispatched lists the transfers a scenario asked for (by its own
+	// IDs, each once): CheckState audits them beside the load's.
 	mu         sync.Mutex
 	dispatched []string
+	seen       map[string]bool
 }
 
 var (
@@ -117,7 +116,6 @@ var (
 
 // Send starts the operation's transfer, measured from its intended time.
 func (in *instance) Send(ctx context.Context, op harness.Op) error {
-	in.sent.Add(1)
 	id, from, to, amount := in.cfg.transfer(op)
 	in.env.Visible.Start(id, op.Intended)
 	in.env.Settled.Start(id, op.Intended)
@@ -130,8 +128,8 @@ func (in *instance) Consumers() map[string][]string {
 }
 
 // CheckState audits every transfer the load or a scenario sent.
-func (in *instance) CheckState(_ context.Context, _ uint64, settled bool) ([]check.Result, error) {
-	ids := make([]string, in.sent.Load())
+func (in *instance) CheckState(_ context.Context, sent uint64, settled bool) ([]check.Result, error) {
+	ids := make([]string, sent)
 	for i := range ids {
 		ids[i] = transferID(uint64(i))
 	}

@@ -76,7 +76,13 @@ func (in *instance) Dispatch(ctx context.Context, id string, cmd any) error {
 		return fmt.Errorf("shop: no command %T", cmd)
 	}
 	in.mu.Lock()
-	in.placed = append(in.placed, c.OrderID)
+	if !in.isPlaced[c.OrderID] { // a retry (`times: 2`) places the same order
+		if in.isPlaced == nil {
+			in.isPlaced = map[string]bool{}
+		}
+		in.isPlaced[c.OrderID] = true
+		in.placed = append(in.placed, c.OrderID)
+	}
 	in.mu.Unlock()
 	return in.svc.Send(ctx, id, shop.Command{Type: shop.CmdPlaceOrder, OrderID: c.OrderID, Customer: c.Customer,
 		Items: c.Items, AmountCents: c.AmountCents})

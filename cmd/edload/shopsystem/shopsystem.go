@@ -10,7 +10,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -123,10 +122,10 @@ type instance struct {
 	inv *shop.MemoryInventory
 	gw  *shop.MemoryGateway
 
-	sent   atomic.Uint64 // orders the load placed: o-1 … o-sent
-	mu     sync.Mutex
-	closed map[string]bool // orders seen confirmed or cancelled
-	placed []string        // orders a scenario placed
+	mu       sync.Mutex
+	closed   map[string]bool // orders seen confirmed or cancelled
+	placed   []string        // orders a scenario placed, each once, in order
+	isPlaced map[string]bool
 }
 
 var (
@@ -167,7 +166,6 @@ func orderID(seq uint64) string { return fmt.Sprintf("o-%d", seq+1) }
 // Send places order o-(seq+1) for the operation's key as customer, with a
 // note as long as the load's payload.
 func (in *instance) Send(ctx context.Context, op harness.Op) error {
-	in.sent.Add(1)
 	id := orderID(op.Seq)
 	amount := int64(1000 + op.Seq%50*100)
 	if in.cfg.DeclineEvery > 0 && (op.Seq+1)%uint64(in.cfg.DeclineEvery) == 0 {
@@ -189,9 +187,9 @@ func (in *instance) Consumers() map[string][]string {
 
 // CheckState judges every placed order's saga (the load's o-1 … o-sent
 // and a scenario's), whether or not it ever reached the read model.
-func (in *instance) CheckState(ctx context.Context, _ uint64, settled bool) ([]check.Result, error) {
-	ids := make([]string, 0, in.sent.Load())
-	for i := range in.sent.Load() {
+func (in *instance) CheckState(ctx context.Context, sent uint64, settled bool) ([]check.Result, error) {
+	ids := make([]string, 0, sent)
+	for i := range sent {
 		ids = append(ids, orderID(i))
 	}
 	in.mu.Lock()
