@@ -102,21 +102,12 @@ func (n *nemesisRun) run(ctx context.Context, s Schedule, done <-chan error) (wo
 // ctx is done first; finished says the schedule must stop, err is the
 // work's.
 func (n *nemesisRun) waitUntil(ctx context.Context, at time.Duration, done <-chan error) (finished bool, err error) {
-	sleep := make(chan struct{})
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		if n.clk.Sleep(sctx, at-n.clk.Now().Sub(n.start)) == nil {
-			close(sleep)
-		}
-	}()
 	select {
-	case <-sleep:
+	case <-n.clk.After(at - n.clk.Now().Sub(n.start)):
 		return false, nil
 	case err := <-done:
 		return true, err
 	case <-ctx.Done():
-		cancel()
 		return true, errors.Join(ctx.Err(), <-done)
 	}
 }

@@ -38,18 +38,12 @@ func (c *Choreography) Name() string { return InvChoreography }
 // Check folds every publish OK on the topic into its saga.
 func (c *Choreography) Check(ops []history.Op) Result {
 	chor := c.C
-	chor.Saga = func(e event.Envelope) string { return e.Metadata["key"] }
+	chor.Saga = func(e event.Envelope) string { return e.Stream } // the op's key, below
 	o := chor.NewObserver()
-	res := Result{Invariant: InvChoreography, Valid: true}
-	limit := c.MaxAnomalies
-	if limit <= 0 {
-		limit = DefaultMaxAnomalies
-	}
+	col := newCollector(c.MaxAnomalies)
 	add := func(summary string, op history.Op) {
-		res.Valid = false
-		res.Found++
-		if len(res.Anomalies) < limit {
-			res.Anomalies = append(res.Anomalies, Anomaly{Invariant: InvChoreography, Summary: summary, Witness: []history.Op{op}, At: op.Time})
+		if col.wants(op.Time) {
+			col.add(Anomaly{Invariant: InvChoreography, Summary: summary, Witness: []history.Op{op}, At: op.Time})
 		}
 	}
 	last, reported := map[string]history.Op{}, map[string]bool{}
@@ -57,22 +51,17 @@ func (c *Choreography) Check(ops []history.Op) Result {
 		if op.F != history.Publish || op.Type != history.OK || op.Topic != c.Topic {
 			continue
 		}
-		e := event.Envelope{ID: op.MsgID, Type: op.Value, Metadata: map[string]string{"key": op.Key}}
-		if _, ok := chor.Transition(e); !ok {
-			continue
-		}
 		last[op.Key] = op
-		if err := o.Observe(e); err != nil && !reported[op.Key] {
+		if err := o.Observe(event.Envelope{ID: op.MsgID, Type: op.Value, Stream: op.Key}); err != nil && !reported[op.Key] {
 			reported[op.Key] = true // the first illegal event is the one to fix
 			add(err.Error(), op)
 		}
 	}
-	for _, id := range o.Sagas() {
-		res.Checked++
-		s, _ := o.State(id)
-		if c.Settled && o.Broken(id) == nil && !s.Ended() {
+	sagas := o.Sagas()
+	for _, id := range sagas {
+		if s, _ := o.State(id); c.Settled && o.Broken(id) == nil && !s.Ended() {
 			add(fmt.Sprintf("saga %s never ended: %s after steps %v, compensated %v", id, s.Status, s.Done, s.Compensated), last[id])
 		}
 	}
-	return res
+	return col.result(InvChoreography, len(sagas), false, "")
 }
