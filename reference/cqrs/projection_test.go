@@ -19,12 +19,6 @@ import (
 	"github.com/edkit-dev/edkit/scenarios/fixture"
 )
 
-// One Storage value must serve the runner and the crash fixture.
-var (
-	_ fixture.Storage = cqrs.Storage(nil)
-	_ cqrs.Storage    = fixture.Storage(nil)
-)
-
 // waitTimeout bounds every wait, so a broken runner fails in seconds.
 const waitTimeout = 5 * time.Second
 
