@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -113,7 +112,7 @@ type parser struct {
 func (p *parser) add(probs ...yamlfile.Problem) { p.probs = append(p.probs, probs...) }
 
 func (p *parser) problem(n *yaml.Node, format string, args ...any) {
-	p.add(yamlfile.Problem{Node: n, Msg: fmt.Sprintf(format, args...)})
+	p.add(yamlfile.Problemf(n, format, args...))
 }
 
 // err joins the problems as *SpecError, file:line:column each.

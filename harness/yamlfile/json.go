@@ -50,12 +50,12 @@ type converter struct {
 }
 
 func (c *converter) fail(n *yaml.Node, format string, args ...any) {
-	c.probs = append(c.probs, problem(n, format, args...))
+	c.probs = append(c.probs, Problemf(n, format, args...))
 }
 
-// problem builds a Problem; a nil node is replaced by a zero one so that
-// callers reading Node.Line never dereference nil.
-func problem(n *yaml.Node, format string, args ...any) Problem {
+// Problemf builds a Problem at n; a nil node is replaced by a zero one so
+// that callers reading Node.Line never dereference nil.
+func Problemf(n *yaml.Node, format string, args ...any) Problem {
 	if n == nil {
 		n = &yaml.Node{}
 	}

@@ -42,11 +42,11 @@ var parts = []string{"equals", "where", "schema"}
 // problem found when there is any.
 func Parse(n *yaml.Node, what string) (*Match, []yamlfile.Problem) {
 	if n == nil {
-		return nil, []yamlfile.Problem{problem(n, "%s: missing expectation", what)}
+		return nil, []yamlfile.Problem{yamlfile.Problemf(n, "%s: missing expectation", what)}
 	}
 	fields, probs := yamlfile.Keys(n, what, parts)
 	if len(fields) == 0 && len(probs) == 0 {
-		probs = append(probs, problem(n, "%s: expected at least one of %s", what, strings.Join(parts, ", ")))
+		probs = append(probs, yamlfile.Problemf(n, "%s: expected at least one of %s", what, strings.Join(parts, ", ")))
 	}
 	m := &Match{}
 	for _, f := range fields {
@@ -81,7 +81,7 @@ func parseValue(n *yaml.Node, what string) (value, []yamlfile.Problem) {
 	}
 	doc, err := decode(data)
 	if err != nil {
-		return value{}, []yamlfile.Problem{problem(n, "%s: %v", what, err)}
+		return value{}, []yamlfile.Problem{yamlfile.Problemf(n, "%s: %v", what, err)}
 	}
 	return value{doc: doc}, nil
 }
@@ -92,16 +92,16 @@ func parseValue(n *yaml.Node, what string) (value, []yamlfile.Problem) {
 func parseWhere(n *yaml.Node, what string) ([]clause, []yamlfile.Problem) {
 	fields, probs := yamlfile.Keys(n, what, nil)
 	if len(fields) == 0 && len(probs) == 0 {
-		return nil, []yamlfile.Problem{problem(n, "%s: expected at least one JSON pointer", what)}
+		return nil, []yamlfile.Problem{yamlfile.Problemf(n, "%s: expected at least one JSON pointer", what)}
 	}
 	var clauses []clause
 	for _, f := range fields {
 		tokens, err := jsonvalue.ParsePointer(f.Key)
 		if err != nil {
-			probs = append(probs, problem(f.K, "%s: bad pointer %q: %v", what, short(f.Key), err))
+			probs = append(probs, yamlfile.Problemf(f.K, "%s: bad pointer %q: %v", what, jsonvalue.Cut(f.Key, jsonvalue.MaxShown), err))
 			continue
 		}
-		v, vprobs := parseValue(f.V, fmt.Sprintf("%s[%q]", what, short(f.Key)))
+		v, vprobs := parseValue(f.V, fmt.Sprintf("%s[%q]", what, jsonvalue.Cut(f.Key, jsonvalue.MaxShown)))
 		probs = append(probs, vprobs...)
 		clauses = append(clauses, clause{pointer: f.Key, tokens: tokens, want: v})
 	}

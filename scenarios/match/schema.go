@@ -36,11 +36,11 @@ func compileSchema(n *yaml.Node, what string) (*jsonschema.Schema, []yamlfile.Pr
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return nil, []yamlfile.Problem{problem(n, "%s: %v", what, err)}
+		return nil, []yamlfile.Problem{yamlfile.Problemf(n, "%s: %v", what, err)}
 	}
 	s, err := jsonvalue.CompileSchema(schemaURL, doc, errNotLoaded)
 	if err != nil {
-		return nil, []yamlfile.Problem{problem(n, "%s: %s", what, compileMessage(err))}
+		return nil, []yamlfile.Problem{yamlfile.Problemf(n, "%s: %s", what, compileMessage(err))}
 	}
 	return s, nil
 }

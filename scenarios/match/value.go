@@ -29,9 +29,9 @@ func decode(data []byte) (any, error) {
 
 // Equal reports whether two JSON documents are equal: numbers as numbers
 // (1, 1.0 and 1e0 are equal, exactly, beyond float64), object members in
-// any order, arrays in order. It is exported because the scenario engine
-// compares read-model views with it as well as payloads; an error means a
-// or b is not one valid JSON document.
+// any order, arrays in order — the equality `equals:` matches by, for Go
+// tests that compare documents the same way; an error means a or b is not
+// one valid JSON document.
 func Equal(a, b []byte) (bool, error) {
 	va, err := decode(a)
 	if err != nil {
