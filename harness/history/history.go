@@ -148,8 +148,9 @@ type Recorder struct {
 	start time.Time
 
 	mu sync.Mutex
-	// chunks hold the ops in fixed-size blocks: a long run never copies its
-	// whole history to grow it, which kept Record's cost flat.
+	// chunks hold the ops in blocks of chunkSize (the first grows to it
+	// from 64): a long run never copies its whole history to grow it, which
+	// keeps Record's cost flat.
 	chunks [][]Op
 	n      int
 	sink   *bufio.Writer
