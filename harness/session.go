@@ -77,6 +77,7 @@ func Start(ctx context.Context, sys System, o Options) (_ *Session, err error) {
 		}
 	}
 	env := newEnv(b, rec, o)
+	env.Broker = st.component
 	_, env.observed = sys.(DeadLetterTopics)
 	inst, err := sys.Start(ctx, env)
 	if err != nil {

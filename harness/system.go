@@ -7,6 +7,7 @@ import (
 
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/clock"
+	"github.com/edkit-dev/edkit/harness/env"
 	"github.com/edkit-dev/edkit/harness/history"
 	"github.com/edkit-dev/edkit/harness/record"
 	"github.com/edkit-dev/edkit/loadgen"
@@ -91,6 +92,13 @@ type Idler interface {
 	Idle() bool
 }
 
+// Foreigner is implemented by instances that watch topics their own
+// processes publish to — a black-box service's outputs — with no publish
+// edkit records: the phantom checker does not judge deliveries there.
+type Foreigner interface {
+	ForeignTopics() []string
+}
+
 // Counter is implemented by systems with counts of their own for the
 // report (orders confirmed, transfers compensated).
 type Counter interface {
@@ -131,6 +139,10 @@ type Env struct {
 	Clock clock.Clock
 	// Logger receives the system's warnings.
 	Logger *slog.Logger
+	// Broker is the run's broker component — its endpoint, for a system
+	// that starts processes of its own that must reach it (a black-box
+	// service), and its fault capabilities; nil for membus.
+	Broker env.Component
 
 	rec    *history.Recorder
 	ledger *record.Ledger
