@@ -26,7 +26,7 @@ import (
 // the server, and how to tell it is ready.
 type server interface {
 	// users are the system users to run as when edkit is root, the first
-	// that exists wins.
+	// that exists wins; none means run as ourselves (a user's service).
 	users() []string
 	// prepare runs once: picks ports, writes config, initialises data.
 	prepare(ctx context.Context, s *setup) error
@@ -46,6 +46,8 @@ type server interface {
 type setup struct {
 	spec env.ComponentSpec
 	dir  string
+	// log is the instance log every child's output is appended to.
+	log  string
 	cred *syscall.Credential
 	// env is the base environment of every child: PATH, HOME (the temp
 	// dir), a UTF-8 locale; nothing else leaks in from ours.
@@ -132,7 +134,7 @@ func (in *Instance) create(ctx context.Context) (err error) {
 	if err = in.chown(); err != nil {
 		return err
 	}
-	s := &setup{spec: in.spec, dir: in.dir, cred: in.cred, env: in.baseEnv, run: in.runOnce}
+	s := &setup{spec: in.spec, dir: in.dir, log: in.logPath, cred: in.cred, env: in.baseEnv, run: in.runOnce}
 	if err = in.srv.prepare(ctx, s); err != nil {
 		return err
 	}
@@ -365,7 +367,7 @@ func (in *Instance) startLocked(ctx context.Context) error {
 
 // waitReady probes the server until it answers, it exits, or time is up.
 func (in *Instance) waitReady(ctx context.Context, c *child) error {
-	ctx, cancel := context.WithTimeout(ctx, in.p.readyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, in.readyTimeout())
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -385,6 +387,15 @@ func (in *Instance) waitReady(ctx context.Context, c *child) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// readyTimeout is the provider's, unless the server brings its own (a
+// user's service knows best how long it takes).
+func (in *Instance) readyTimeout() time.Duration {
+	if t, ok := in.srv.(interface{ readyTimeout() time.Duration }); ok && t.readyTimeout() > 0 {
+		return t.readyTimeout()
+	}
+	return in.p.readyTimeout
 }
 
 // logTail is the end of the log, for start errors.
@@ -598,8 +609,9 @@ func (in *Instance) teardown() error {
 
 // credentialFor returns the first existing user of names when we are root
 // (servers refuse or should not run as root), else nil: run as ourselves.
+// No names is nil too: a user's service runs as whoever runs edkit.
 func credentialFor(names []string) (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
+	if os.Geteuid() != 0 || len(names) == 0 {
 		return nil, nil
 	}
 	for _, n := range append(names, "nobody") {
