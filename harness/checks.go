@@ -70,6 +70,10 @@ type Checks struct {
 	Order string `json:"order"`
 	// Quiesced says whether the system settled before the run judged it.
 	Quiesced bool `json:"quiesced"`
+	// Foreign are topics the system's own processes publish to and edkit
+	// only watches (Foreigner): a delivery there has no recorded publish,
+	// and is no phantom for it.
+	Foreign []string `json:"foreign,omitempty"`
 	// Busy says the system had not settled but was still making progress
 	// when the run stopped waiting: what it had not settled may have been
 	// in flight, so it is reported unsettled, never lost.
@@ -101,7 +105,7 @@ func (c Checks) Checkers() ([]check.Checker, error) {
 	}
 	return []check.Checker{
 		check.NewLoss(check.LossOptions{Groups: c.Consumers, Unsettled: c.Busy}),
-		check.NewPhantom(check.PhantomOptions{}),
+		check.NewPhantom(check.PhantomOptions{Foreign: c.Foreign}),
 		check.NewOrder(check.OrderOptions{PerProducer: src}),
 		check.NewDuplicateDelivery(check.DuplicateDeliveryOptions{Permitted: c.Profile.DuplicateDelivery}),
 		check.NewDuplicateEffect(check.DuplicateEffectOptions{}),

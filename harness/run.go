@@ -433,8 +433,12 @@ func (r *run) judgement() Checks {
 	if ob, ok := r.sys.(OrderBy); ok {
 		order = ob.OrderBy()
 	}
-	return Checks{System: r.sys.Name(), Consumers: r.inst.Consumers(), Profile: p, Order: orderName(order),
+	c := Checks{System: r.sys.Name(), Consumers: r.inst.Consumers(), Profile: p, Order: orderName(order),
 		Quiesced: r.quiesced, Busy: r.unsettled > 0}
+	if f, ok := r.inst.(Foreigner); ok {
+		c.Foreign = f.ForeignTopics()
+	}
+	return c
 }
 
 // checks writes checks.json when the run has a directory, then judges

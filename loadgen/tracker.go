@@ -71,6 +71,15 @@ func (t *Tracker) Done(id string, at time.Time) {
 	record(s.hist, at.Sub(start))
 }
 
+// Forget stops measuring id without recording a latency: an observer
+// that judged it lost at a deadline. A later Done for it is Unmatched.
+func (t *Tracker) Forget(id string) {
+	s := t.shard(id)
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.mu.Unlock()
+}
+
 // Pending is how many started ids are not done yet: after quiescence, the
 // ones that never arrived.
 func (t *Tracker) Pending() int {

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/edkit-dev/edkit/harness/history"
 )
@@ -119,6 +120,9 @@ func unsettledNote(n int) string {
 type PhantomOptions struct {
 	// MaxAnomalies caps the anomalies listed (DefaultMaxAnomalies if zero).
 	MaxAnomalies int
+	// Foreign are topics published to by processes edkit does not record
+	// (a black-box service's outputs): deliveries there are not judged.
+	Foreign []string
 }
 
 // Phantom checks InvNoPhantom: nothing is consumed that was not produced.
@@ -146,7 +150,7 @@ func (c *Phantom) checkIndex(ix *index) Result {
 	for m := range ix.msgs {
 		mi := &ix.msgs[m]
 		d := mi.firstDeliver
-		if d == none {
+		if d == none || slices.Contains(c.opts.Foreign, ix.ops[d].Topic) {
 			continue
 		}
 		checked++
