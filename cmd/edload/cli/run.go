@@ -58,6 +58,7 @@ type runFlags struct {
 	out        string
 	verbose    bool
 	nemesis    nemesisFlags
+	wl         workloadFlags
 }
 
 // defaultOut is --out's default; a run replaces the run in it.
@@ -68,10 +69,8 @@ func (f *runFlags) replacing() bool { return f.replace || f.out == defaultOut }
 
 func (f *runFlags) validate() error {
 	var errs []error
-	switch f.broker {
-	case harness.BrokerKafka, harness.BrokerMemory:
-	default:
-		errs = append(errs, fmt.Errorf("--broker %q: want kafka or memory", f.broker))
+	if err := f.wl.broker(f).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--broker %s: %w", f.broker, err))
 	}
 	if f.find() == nil {
 		errs = append(errs, fmt.Errorf("--system %q: want one of %s", f.system, strings.Join(systemNames(f.systems), ", ")))
@@ -177,6 +176,9 @@ system's read model shows the operation.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.wl.apply(f, cmd.Flags()); err != nil {
+				return &usageError{err}
+			}
 			if err := f.validate(); err != nil {
 				fmt.Fprintln(stderr, cmd.UsageString())
 				return &usageError{err}
@@ -202,7 +204,9 @@ system's read model shows the operation.`,
 		def = systems[0].Name()
 	}
 	fl.StringVar(&f.system, "system", def, "the system under test: "+strings.Join(systemNames(systems), ", "))
-	fl.StringVar(&f.broker, "broker", "kafka", "broker: kafka (embedded, real wire protocol) or memory")
+	fl.StringVar(&f.broker, "broker", "kafka", "broker: kafka (embedded by default: the real wire protocol in-process), memory, or nats,\n"+
+		"rabbitmq or redis (a local server by default; see --provider)")
+	f.wl.add(fl)
 	fl.DurationVar(&f.duration, "duration", 20*time.Second, "how long to send load")
 	fl.StringVar(&f.rate, "rate", "100", "operations per second, open loop: a number (100), a ramp (ramp:100-1000/30s: rising\n"+
 		"linearly over 30 s, then held) or steps (steps:100/10s,200/10s: held after the last)")
@@ -333,7 +337,7 @@ func runSystem(ctx context.Context, f *runFlags, stdout, progress io.Writer, tty
 	}
 	o := harness.Options{
 		Command: "edload " + strings.Join(os.Args[1:], " "),
-		Broker:  harness.Broker{Kind: f.broker, Partitions: f.partitions},
+		Broker:  f.wl.broker(f),
 		Load: loadgen.Config{Rate: rate, Duration: f.duration, Workers: f.workers, Keys: f.keys, Count: f.count,
 			PayloadSize: f.payload, Seed: f.seed, WarmUp: f.warmUp},
 		LoadOptions: []loadgen.Option{loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("customer-%d", n) }),

@@ -1,0 +1,56 @@
+package blackbox
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/loadgen"
+	"github.com/edkit-dev/edkit/reports"
+)
+
+// quiesceMargin is how long a run waits for outputs beyond the longest
+// expectation, so that an output due at its deadline is judged, not cut.
+const quiesceMargin = 5 * time.Second
+
+// Options are the run options the workload asks for: its broker, its load
+// (keys named key-0, key-1, …), no message fault (edkit's tap is not the
+// system under test: faults go to the service's broker or process), its
+// SLO, and a quiescence wait past its longest expectation. A front end
+// overrides what its flags set.
+func (w *Workload) Options() (harness.Options, error) {
+	pacer, err := loadgen.ParseRate(w.Load.Rate)
+	if err != nil {
+		return harness.Options{}, fmt.Errorf("load.rate: %w", err)
+	}
+	spec, err := loadgen.ParseKeys(w.Load.Distribution)
+	if err != nil {
+		return harness.Options{}, fmt.Errorf("load.distribution: %w", err)
+	}
+	keys, err := loadgen.NewKeyDist(spec, w.Load.Keys, w.Load.Seed)
+	if err != nil {
+		return harness.Options{}, fmt.Errorf("load.distribution %s with %d keys: %w", spec, w.Load.Keys, err)
+	}
+	rate := float64(loadgen.Expected(pacer, w.Load.Duration)) / w.Load.Duration.Seconds()
+	if c, ok := pacer.(loadgen.ConstantPacer); ok {
+		rate = c.Rate
+	}
+	o := harness.Options{
+		Name:   w.Name,
+		Broker: w.Broker,
+		Load: loadgen.Config{Rate: rate, Duration: w.Load.Duration, Workers: w.Load.Workers, Keys: w.Load.Keys,
+			Count: w.Load.Count, Seed: w.Load.Seed, WarmUp: w.Load.WarmUp},
+		LoadOptions: []loadgen.Option{loadgen.WithPacer(pacer), loadgen.WithKeyDist(keys),
+			loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("key-%d", n) })},
+		NoFault: true,
+		Quiesce: w.Quiesce(),
+		SLO:     w.SLO,
+		Config: []reports.KV{{Key: "rate", Value: w.Load.Rate}, {Key: "duration", Value: w.Load.Duration.String()},
+			{Key: "keys", Value: fmt.Sprintf("%d %s", w.Load.Keys, spec)}},
+	}
+	return o, nil
+}
+
+// Quiesce is how long a run of the workload waits, after the load, for the
+// last outputs: past the longest expectation.
+func (w *Workload) Quiesce() time.Duration { return w.longestWithin() + quiesceMargin }
