@@ -100,12 +100,11 @@ type instance struct {
 	cancel context.CancelFunc
 	svc    *service
 
-	// sending serialises one key's inputs, so they are published in the
-	// order their sequence numbers say.
-	sending harness.KeyLocks
-	seqMu   sync.Mutex
-	seqs    map[string]uint64
-	closed  sync.Once
+	// turns send one key's inputs one at a time, in the load's order.
+	turns  turns
+	seqMu  sync.Mutex
+	seqs   map[string]uint64
+	closed sync.Once
 }
 
 type tap struct {
@@ -177,7 +176,11 @@ func (in *instance) correlation(m *bus.Message) string {
 
 // Send renders and publishes the operation's input.
 func (in *instance) Send(ctx context.Context, op harness.Op) error {
-	defer in.sending.Lock(op.Key)()
+	done, err := in.turns.wait(ctx, op.Key, op.KeySeq)
+	if err != nil {
+		return err
+	}
+	defer done()
 	v := newVars("", in.w.Load.Seed, op.Seq, op.Key, op.KeySeq, op.Step, op.Intended, in.mem)
 	inp := in.pick(op, v)
 	v.Input = inp.Name
