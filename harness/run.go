@@ -87,6 +87,9 @@ type Options struct {
 	// the run waits for quiescence, whatever happens to the load, and each
 	// injection and heal is in the history.
 	Nemesis func(broker env.Component) ([]chaos.Fault, chaos.Schedule, error)
+	// SampleEvery is the interval of the run's time series (report.json's
+	// series; default DefaultSampleEvery).
+	SampleEvery time.Duration
 	// HistoryInMemory keeps the history in memory instead of streaming it
 	// to a run directory (Out must be empty): for scenarios, whose
 	// histories are tens of ops and which start hundreds of sessions a
@@ -269,7 +272,8 @@ type run struct {
 	// some group had not settled plus the operations not yet final.
 	unsettled int
 	// faults is the nemesis's journal (nil without one).
-	faults []chaos.Action
+	faults  []chaos.Action
+	sampler *sampler
 }
 
 // drive sends the load to the started system and waits for quiescence.
@@ -277,8 +281,18 @@ func (r *run) drive(ctx context.Context, s *Session) error {
 	if r.o.OnStart != nil {
 		r.o.OnStart(s.broker)
 	}
+	stopSampling := r.sampling(s)
+	defer stopSampling()
+	sm := r.sampler
 	driver := loadgen.DriverFunc(func(ctx context.Context, q loadgen.Request) error {
-		return r.inst.Send(ctx, Op{Seq: q.Seq, Key: q.Key, KeySeq: q.KeySeq, Step: q.Op, Intended: q.Intended, Payload: q.Payload})
+		sm.sent.Add(1)
+		err := r.inst.Send(ctx, Op{Seq: q.Seq, Key: q.Key, KeySeq: q.KeySeq, Step: q.Op, Intended: q.Intended, Payload: q.Payload})
+		if err != nil {
+			sm.errors.Add(1)
+		} else {
+			sm.ok.Add(1)
+		}
+		return err
 	})
 	res, err := r.runLoad(s, driver)
 	if err != nil {
@@ -292,6 +306,7 @@ func (r *run) drive(ctx context.Context, s *Session) error {
 	}
 	r.load = res
 	r.quiesced, r.unsettled = s.Quiesce(ctx)
+	stopSampling() // the series runs until the system settled: recovery is part of it
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -557,6 +572,7 @@ func (r *run) report(ctx context.Context, s *Session, started time.Time) (*repor
 		rep.Thresholds = append(rep.Thresholds, reports.AtMost(failed.Name, float64(failed.Value), 0, ""))
 	}
 	rep.Latencies = r.latencies()
+	rep.Series, rep.Faults = r.sampler.result(), faultSpans(r.faults)
 	rep.Thresholds = append(rep.Thresholds, r.o.SLO.thresholds(map[string]loadgen.Summary{
 		"send": r.load.Latency, "e2e": r.env.Visible.Summary(), "settled": r.env.Settled.Summary()})...)
 	if r.o.MaxP99 > 0 {

@@ -257,7 +257,7 @@ func TestRunUnderANemesis(t *testing.T) {
 	rep, err := harness.Run(t.Context(), echosystem.New(), harness.Options{
 		Broker:  harness.Broker{Kind: harness.BrokerKafka, Partitions: 2},
 		Load:    loadgen.Config{Rate: 100, Duration: 3 * time.Second, Workers: 4, Keys: 5, Seed: 1},
-		Quiesce: 30 * time.Second, MinRate: 0.5, NoFault: true, Out: out,
+		Quiesce: 30 * time.Second, MinRate: 0.5, NoFault: true, Out: out, SampleEvery: 250 * time.Millisecond,
 		Nemesis: func(broker env.Component) ([]chaos.Fault, chaos.Schedule, error) {
 			kill, err := chaos.Kill(broker)
 			return []chaos.Fault{kill}, chaos.Schedule{Intervals: []chaos.Interval{{Fault: 0, Start: time.Second, End: 1500 * time.Millisecond}}}, err
@@ -296,6 +296,46 @@ func TestRunUnderANemesis(t *testing.T) {
 	}
 	if want := []string{"invoke kill kafka", "ok kill kafka"}; fmt.Sprint(faults) != fmt.Sprint(want) {
 		t.Errorf("fault ops in the history: %v, want %v", faults, want)
+	}
+	if len(rep.Faults) != 1 || rep.Faults[0].Fault != "kill kafka" || rep.Faults[0].End-rep.Faults[0].Start < 400*time.Millisecond {
+		t.Errorf("the report's fault timeline: %+v", rep.Faults)
+	}
+}
+
+// TestRunSeries: a run's time series accounts for every operation, in
+// samples at the interval asked, its latencies from the system's
+// completions, its lag drained at the end.
+func TestRunSeries(t *testing.T) {
+	rep, err := harness.Run(t.Context(), tally{slow: 2 * time.Millisecond}, harness.Options{
+		Broker:  harness.Broker{Kind: harness.BrokerMemory},
+		Load:    loadgen.Config{Rate: 200, Duration: 2 * time.Second, Workers: 4, Keys: 5, Seed: 1},
+		Quiesce: 5 * time.Second, MinRate: 0.5, NoFault: true, Out: t.TempDir(), SampleEvery: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent, ok, done uint64
+	for _, s := range rep.Series {
+		sent, ok, done = sent+s.Sent, ok+s.OK, done+s.Done
+		if s.Done > 0 && (s.E2EP99 < 2*time.Millisecond || s.E2EMax < s.E2EP99) {
+			t.Errorf("sample %+v: latencies below the handler's own 2 ms", s)
+		}
+	}
+	if n := len(rep.Series); n < 9 || n > 20 {
+		t.Errorf("%d samples for a 2 s load at 200 ms", n)
+	}
+	if sent != 400 || ok != 400 || done != 400 {
+		t.Errorf("series totals sent=%d ok=%d done=%d, want 400 each", sent, ok, done)
+	}
+	if last := rep.Series[len(rep.Series)-1]; last.InFlight != 0 {
+		t.Errorf("in flight at the end: %+v", last)
+	}
+	inFlight := 0
+	for _, s := range rep.Series {
+		inFlight = max(inFlight, s.InFlight)
+	}
+	if inFlight == 0 {
+		t.Error("nothing was ever in flight: the lag is not measured")
 	}
 }
 

@@ -155,12 +155,22 @@ func (s *Session) Quiesce(ctx context.Context) (settled bool, unsettled int) {
 		idle = i.Idle
 	}
 	quiesced, busy := waitQuiet(ctx, s.r.o.Quiesce, s.done, func() bool {
-		return s.r.env.Settled.Pending() == 0 && s.r.env.ledger.Outstanding(s.consumers) == 0 && idle()
+		zero, _ := s.outstanding()
+		return zero && idle()
 	}, s.r.rec.Len)
 	if !quiesced && busy {
-		unsettled = s.r.env.Settled.Pending() + s.r.env.ledger.Outstanding(s.consumers)
+		_, unsettled = s.outstanding()
 	}
 	return quiesced, unsettled
+}
+
+// outstanding is what the system has not settled: operations not yet
+// final and messages some group owes. zero is read before n, each in one
+// go: Quiesce needs the two counters at nothing together, the series their
+// sum.
+func (s *Session) outstanding() (zero bool, n int) {
+	pending, owed := s.r.env.Settled.Pending(), s.r.env.ledger.Outstanding(s.consumers)
+	return pending == 0 && owed == 0, pending + owed
 }
 
 // Failed reports the system's error when it stopped on its own before

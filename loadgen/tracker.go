@@ -20,9 +20,11 @@ type Tracker struct {
 }
 
 type trackerShard struct {
-	mu        sync.Mutex
-	pending   map[string]time.Time
-	hist      *hdrhistogram.Histogram
+	mu      sync.Mutex
+	pending map[string]time.Time
+	hist    *hdrhistogram.Histogram
+	// win holds the latencies since the last TakeWindow, for time series.
+	win       *hdrhistogram.Histogram
 	unmatched uint64
 }
 
@@ -66,9 +68,27 @@ func (t *Tracker) Done(id string, at time.Time) {
 		// Made on first use: a histogram is tens of kilobytes per shard,
 		// and a tracker a system never feeds (or a short scenario's)
 		// should not cost them.
-		s.hist = newHist()
+		s.hist, s.win = newHist(), newHist()
 	}
 	record(s.hist, at.Sub(start))
+	record(s.win, at.Sub(start))
+}
+
+// TakeWindow summarises the latencies recorded since the last call and
+// starts a new window: one point of a run's time series. The windows
+// reuse their histograms, so sampling costs no memory as the run goes.
+func (t *Tracker) TakeWindow() Summary {
+	h := newHist()
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		if s.win != nil {
+			h.Merge(s.win)
+			s.win.Reset()
+		}
+		s.mu.Unlock()
+	}
+	return Summarize(h)
 }
 
 // Forget stops measuring id without recording a latency: an observer

@@ -28,6 +28,28 @@ type jsonRun struct {
 	Latencies  []jsonLatency   `json:"latencies"`
 	Invariants []check.Result  `json:"invariants"`
 	Thresholds []jsonThreshold `json:"thresholds"`
+	Series     []jsonSample    `json:"series,omitempty"`
+	Faults     []jsonFault     `json:"faults,omitempty"`
+}
+
+// jsonSample is one point of the series; latencies in nanoseconds.
+type jsonSample struct {
+	AtNs     int64  `json:"at_ns"`
+	Sent     uint64 `json:"sent"`
+	OK       uint64 `json:"ok"`
+	Errors   uint64 `json:"errors"`
+	Done     uint64 `json:"done"`
+	E2EP50Ns int64  `json:"e2e_p50_ns"`
+	E2EP99Ns int64  `json:"e2e_p99_ns"`
+	E2EMaxNs int64  `json:"e2e_max_ns"`
+	InFlight int    `json:"in_flight"`
+}
+
+type jsonFault struct {
+	Fault   string `json:"fault"`
+	StartNs int64  `json:"start_ns"`
+	EndNs   int64  `json:"end_ns"`
+	Error   string `json:"error,omitempty"`
 }
 
 type jsonKV struct {
@@ -103,7 +125,25 @@ func WriteJSON(w io.Writer, r *Run) error {
 			Name: t.Name, Cmp: string(t.Cmp), Limit: finite(t.Limit), Actual: finite(t.Actual), Unit: t.Unit, OK: t.OK,
 		})
 	}
+	out.Series, out.Faults = jsonSeries(r.Series), jsonFaults(r.Faults)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+func jsonSeries(series []Sample) []jsonSample {
+	out := make([]jsonSample, 0, len(series))
+	for _, s := range series {
+		out = append(out, jsonSample{AtNs: int64(s.At), Sent: s.Sent, OK: s.OK, Errors: s.Errors, Done: s.Done,
+			E2EP50Ns: int64(s.E2EP50), E2EP99Ns: int64(s.E2EP99), E2EMaxNs: int64(s.E2EMax), InFlight: s.InFlight})
+	}
+	return out
+}
+
+func jsonFaults(faults []FaultSpan) []jsonFault {
+	out := make([]jsonFault, 0, len(faults))
+	for _, f := range faults {
+		out = append(out, jsonFault{Fault: f.Fault, StartNs: int64(f.Start), EndNs: int64(f.End), Error: f.Error})
+	}
+	return out
 }

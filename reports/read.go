@@ -58,6 +58,17 @@ func ReadJSON(r io.Reader, name string) (*Run, error) {
 		out.Thresholds = append(out.Thresholds, Threshold{Name: t.Name, Cmp: Comparison(t.Cmp),
 			Limit: orNaN(t.Limit), Actual: orNaN(t.Actual), Unit: t.Unit, OK: t.OK})
 	}
+	if len(in.Series) > MaxSamples {
+		return nil, fmt.Errorf("%s: %d samples in the series: want at most %d", name, len(in.Series), MaxSamples)
+	}
+	for _, s := range in.Series {
+		out.Series = append(out.Series, Sample{At: time.Duration(s.AtNs), Sent: s.Sent, OK: s.OK, Errors: s.Errors,
+			Done: s.Done, E2EP50: time.Duration(s.E2EP50Ns), E2EP99: time.Duration(s.E2EP99Ns),
+			E2EMax: time.Duration(s.E2EMaxNs), InFlight: s.InFlight})
+	}
+	for _, f := range in.Faults {
+		out.Faults = append(out.Faults, FaultSpan{Fault: f.Fault, Start: time.Duration(f.StartNs), End: time.Duration(f.EndNs), Error: f.Error})
+	}
 	return out, nil
 }
 

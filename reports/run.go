@@ -31,6 +31,11 @@ type Run struct {
 	Invariants []check.Result
 	// Thresholds are the pass/fail limits on measured figures.
 	Thresholds []Threshold
+	// Series is the run over time, one sample per interval (bounded:
+	// MaxSamples).
+	Series []Sample
+	// Faults are the faults injected during the run, on its timeline.
+	Faults []FaultSpan
 }
 
 // KV is one configuration setting.
