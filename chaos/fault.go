@@ -46,7 +46,7 @@ func (f funcFault) Inject(ctx context.Context) (Heal, error) { return f.inject(c
 // connections stay open and requests hang, the way a GC pause or an
 // overloaded broker looks to its clients.
 func Pause(c env.Component) (Fault, error) {
-	p, ok := c.(env.Pauser)
+	p, ok := env.As[env.Pauser](c)
 	if !ok {
 		return nil, unsupported("pause", c)
 	}
@@ -61,8 +61,8 @@ func Pause(c env.Component) (Fault, error) {
 // Kill kills component c with no grace (SIGKILL, docker kill); healing
 // restarts it at the same address with its data.
 func Kill(c env.Component) (Fault, error) {
-	k, ok := c.(env.Killer)
-	r, ok2 := c.(env.Restarter)
+	k, ok := env.As[env.Killer](c)
+	r, ok2 := env.As[env.Restarter](c)
 	if !ok || !ok2 {
 		return nil, unsupported("kill", c)
 	}
@@ -76,8 +76,8 @@ func Kill(c env.Component) (Fault, error) {
 
 // Stop stops component c gracefully; healing restarts it.
 func Stop(c env.Component) (Fault, error) {
-	s, ok := c.(env.Stopper)
-	r, ok2 := c.(env.Restarter)
+	s, ok := env.As[env.Stopper](c)
+	r, ok2 := env.As[env.Restarter](c)
 	if !ok || !ok2 {
 		return nil, unsupported("stop", c)
 	}
@@ -92,7 +92,7 @@ func Stop(c env.Component) (Fault, error) {
 // Partition cuts component c off from its clients (through the proxies
 // in front of it) until healed.
 func Partition(c env.Component) (Fault, error) {
-	p, ok := c.(env.Partitioner)
+	p, ok := env.As[env.Partitioner](c)
 	if !ok {
 		return nil, unsupported("partition", c)
 	}

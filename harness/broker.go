@@ -53,6 +53,10 @@ type Broker struct {
 	// kill and restart (env.ComponentSpec.Durable): a run with broker kills
 	// needs it to promise anything.
 	Durable bool
+	// Proxied puts a network-fault proxy between the run and the broker,
+	// so chaos can add latency, cut or reset connections, or lose replies
+	// (chaos.Latency, chaos.Partition, chaos.OneWay, …) on any provider.
+	Proxied bool
 }
 
 // MaxPartitions bounds Broker.Partitions: the embedded broker keeps each
@@ -139,10 +143,10 @@ func (b Broker) start(ctx context.Context, topics []string) (started, error) {
 
 // spec is the environment component b asks for.
 func (b Broker) spec(topics []string) env.ComponentSpec {
-	s := env.ComponentSpec{Name: b.Kind, Kind: env.Kind(b.Kind), Provider: b.provider(), Durable: b.Durable}
+	s := env.ComponentSpec{Name: b.Kind, Kind: env.Kind(b.Kind), Provider: b.provider(), Durable: b.Durable, Proxied: b.Proxied}
 	if s.Kind == env.KindKafka && s.Provider == env.Embedded {
 		s = embedded.KafkaSpec(embedded.Partitions(max(b.Partitions, 1)), embedded.Topics(topics...))
-		s.Name, s.Durable = b.Kind, b.Durable
+		s.Name, s.Durable, s.Proxied = b.Kind, b.Durable, b.Proxied
 	}
 	if s.Provider == env.External {
 		s.Addrs, s.URL = b.Endpoint.Addrs, b.Endpoint.URL

@@ -365,3 +365,35 @@ func TestRunOnLocalServers(t *testing.T) {
 		})
 	}
 }
+
+// TestRunThroughAPartition: the echo system on embedded Kafka behind its
+// proxy rides through the broker cut off from it for a while: the fault
+// really cut it (the run's consumers resubscribed or its sends waited),
+// and every invariant holds after the heal.
+func TestRunThroughAPartition(t *testing.T) {
+	rep, err := harness.Run(t.Context(), echosystem.New(), harness.Options{
+		Broker:  harness.Broker{Kind: harness.BrokerKafka, Partitions: 2, Proxied: true},
+		Load:    loadgen.Config{Rate: 100, Duration: 3 * time.Second, Workers: 8, Keys: 5, Seed: 1},
+		Quiesce: 30 * time.Second, MinRate: 0.5, NoFault: true, Out: t.TempDir(), SampleEvery: 250 * time.Millisecond,
+		Nemesis: func(broker env.Component) ([]chaos.Fault, chaos.Schedule, error) {
+			cut, err := chaos.Partition(broker)
+			return []chaos.Fault{cut}, chaos.Schedule{Intervals: []chaos.Interval{{Fault: 0, Start: time.Second, End: 2 * time.Second}}}, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("the run did not ride through a partition:\n%+v\n%+v", rep.Invariants, rep.Thresholds)
+	}
+	worst := time.Duration(0)
+	for _, s := range rep.Series {
+		worst = max(worst, s.E2EMax)
+	}
+	if worst < 500*time.Millisecond {
+		t.Errorf("worst end-to-end latency %v: a 1 s partition left no mark", worst)
+	}
+	if len(rep.Faults) != 1 || rep.Faults[0].Fault != "partition kafka" {
+		t.Errorf("faults %+v", rep.Faults)
+	}
+}
