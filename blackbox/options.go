@@ -19,36 +19,46 @@ const quiesceMargin = 5 * time.Second
 // SLO, and a quiescence wait past its longest expectation. A front end
 // overrides what its flags set.
 func (w *Workload) Options() (harness.Options, error) {
-	pacer, err := loadgen.ParseRate(w.Load.Rate)
+	cfg, opts, err := LoadOptions(w.Load)
 	if err != nil {
-		return harness.Options{}, fmt.Errorf("load.rate: %w", err)
+		return harness.Options{}, err
 	}
-	spec, err := loadgen.ParseKeys(w.Load.Distribution)
+	return harness.Options{
+		Name:        w.Name,
+		Broker:      w.Broker,
+		Load:        cfg,
+		LoadOptions: opts,
+		NoFault:     true,
+		Quiesce:     w.Quiesce(),
+		SLO:         w.SLO,
+		Config: []reports.KV{{Key: "rate", Value: w.Load.Rate}, {Key: "duration", Value: w.Load.Duration.String()},
+			{Key: "keys", Value: fmt.Sprintf("%d %s", w.Load.Keys, w.Load.Distribution)}},
+	}, nil
+}
+
+// LoadOptions turns a load section into the run's load: its config (Rate
+// the schedule's mean, for the achieved-rate threshold) and its pacer,
+// key distribution and key names (key-0, key-1, …).
+func LoadOptions(l Load) (loadgen.Config, []loadgen.Option, error) {
+	pacer, err := loadgen.ParseRate(l.Rate)
 	if err != nil {
-		return harness.Options{}, fmt.Errorf("load.distribution: %w", err)
+		return loadgen.Config{}, nil, fmt.Errorf("load.rate: %w", err)
 	}
-	keys, err := loadgen.NewKeyDist(spec, w.Load.Keys, w.Load.Seed)
+	spec, err := loadgen.ParseKeys(l.Distribution)
 	if err != nil {
-		return harness.Options{}, fmt.Errorf("load.distribution %s with %d keys: %w", spec, w.Load.Keys, err)
+		return loadgen.Config{}, nil, fmt.Errorf("load.distribution: %w", err)
 	}
-	rate := float64(loadgen.Expected(pacer, w.Load.Duration)) / w.Load.Duration.Seconds()
+	keys, err := loadgen.NewKeyDist(spec, l.Keys, l.Seed)
+	if err != nil {
+		return loadgen.Config{}, nil, fmt.Errorf("load.distribution %s with %d keys: %w", spec, l.Keys, err)
+	}
+	rate := float64(loadgen.Expected(pacer, l.Duration)) / l.Duration.Seconds()
 	if c, ok := pacer.(loadgen.ConstantPacer); ok {
 		rate = c.Rate
 	}
-	o := harness.Options{
-		Name:   w.Name,
-		Broker: w.Broker,
-		Load: loadgen.Config{Rate: rate, Duration: w.Load.Duration, Workers: w.Load.Workers, Keys: w.Load.Keys,
-			Count: w.Load.Count, Seed: w.Load.Seed, WarmUp: w.Load.WarmUp},
-		LoadOptions: []loadgen.Option{loadgen.WithPacer(pacer), loadgen.WithKeyDist(keys),
-			loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("key-%d", n) })},
-		NoFault: true,
-		Quiesce: w.Quiesce(),
-		SLO:     w.SLO,
-		Config: []reports.KV{{Key: "rate", Value: w.Load.Rate}, {Key: "duration", Value: w.Load.Duration.String()},
-			{Key: "keys", Value: fmt.Sprintf("%d %s", w.Load.Keys, spec)}},
-	}
-	return o, nil
+	cfg := loadgen.Config{Rate: rate, Duration: l.Duration, Workers: l.Workers, Keys: l.Keys, Count: l.Count, Seed: l.Seed, WarmUp: l.WarmUp}
+	return cfg, []loadgen.Option{loadgen.WithPacer(pacer), loadgen.WithKeyDist(keys),
+		loadgen.WithKeyName(func(n int) string { return fmt.Sprintf("key-%d", n) })}, nil
 }
 
 // Quiesce is how long a run of the workload waits, after the load, for the

@@ -177,9 +177,17 @@ func (p *parser) template(n *yaml.Node, what string) *template.Template {
 	return t
 }
 
+// ParseBroker reads a broker section (kind, provider, addrs, url,
+// partitions, durable, proxied) from n.
+func ParseBroker(n *yaml.Node) (harness.Broker, []yamlfile.Problem) {
+	p := &parser{}
+	b := p.broker(n)
+	return b, p.probs
+}
+
 func (p *parser) broker(n *yaml.Node) harness.Broker {
 	b := harness.Broker{Kind: harness.BrokerKafka}
-	fields, probs := yamlfile.Keys(n, "broker", []string{"kind", "provider", "addrs", "url", "partitions", "durable"})
+	fields, probs := yamlfile.Keys(n, "broker", []string{"kind", "provider", "addrs", "url", "partitions", "durable", "proxied"})
 	p.add(probs...)
 	for _, f := range fields {
 		switch f.Key {
@@ -197,6 +205,8 @@ func (p *parser) broker(n *yaml.Node) harness.Broker {
 			b.Partitions = int(p.integer(f.V, "broker.partitions", 1, harness.MaxPartitions))
 		case "durable":
 			b.Durable = p.boolean(f.V, "broker.durable")
+		case "proxied":
+			b.Proxied = p.boolean(f.V, "broker.proxied")
 		}
 	}
 	if err := b.Validate(); err != nil && n.Kind == yaml.MappingNode {
@@ -257,38 +267,52 @@ func (p *parser) templates(n *yaml.Node, what string) map[string]*template.Templ
 	return m
 }
 
+// ParseLoad reads a load section (rate, duration, count, keys,
+// distribution, workers, seed, warmup) from n, named what in problems:
+// workload and experiment files spell their load alike.
+func ParseLoad(n *yaml.Node, what string) (Load, []yamlfile.Problem) {
+	p := &parser{}
+	l := p.loadAs(n, what)
+	return l, p.probs
+}
+
+// DefaultLoad is the load of a file that gives none.
+func DefaultLoad() Load { return defaultLoad() }
+
 func defaultLoad() Load {
 	return Load{Rate: "100", Duration: 10 * time.Second, Keys: 100, Distribution: "uniform", Workers: 64, Seed: 1}
 }
 
-func (p *parser) load(n *yaml.Node) Load {
+func (p *parser) load(n *yaml.Node) Load { return p.loadAs(n, "load") }
+
+func (p *parser) loadAs(n *yaml.Node, what string) Load {
 	l := defaultLoad()
-	fields, probs := yamlfile.Keys(n, "load", []string{"rate", "duration", "count", "keys", "distribution", "workers", "seed", "warmup"})
+	fields, probs := yamlfile.Keys(n, what, []string{"rate", "duration", "count", "keys", "distribution", "workers", "seed", "warmup"})
 	p.add(probs...)
 	for _, f := range fields {
 		switch f.Key {
 		case "rate":
-			l.Rate = p.str(f.V, "load.rate")
+			l.Rate = p.str(f.V, what+".rate")
 			if _, err := loadgen.ParseRate(l.Rate); err != nil {
-				p.problem(f.V, "load.rate: %v", err)
+				p.problem(f.V, "%s.rate: %v", what, err)
 			}
 		case "duration":
-			l.Duration = p.duration(f.V, "load.duration", maxRun)
+			l.Duration = p.duration(f.V, what+".duration", maxRun)
 		case "count":
-			l.Count = uint64(p.integer(f.V, "load.count", 1, int64(min(loadgen.MaxCount, math.MaxInt64))))
+			l.Count = uint64(p.integer(f.V, what+".count", 1, int64(min(loadgen.MaxCount, math.MaxInt64))))
 		case "keys":
-			l.Keys = int(p.integer(f.V, "load.keys", 1, maxKeys))
+			l.Keys = int(p.integer(f.V, what+".keys", 1, maxKeys))
 		case "distribution":
-			l.Distribution = p.str(f.V, "load.distribution")
+			l.Distribution = p.str(f.V, what+".distribution")
 			if _, err := loadgen.ParseKeys(l.Distribution); err != nil {
-				p.problem(f.V, "load.distribution: %v", err)
+				p.problem(f.V, "%s.distribution: %v", what, err)
 			}
 		case "workers":
-			l.Workers = int(p.integer(f.V, "load.workers", 1, loadgen.MaxWorkers))
+			l.Workers = int(p.integer(f.V, what+".workers", 1, loadgen.MaxWorkers))
 		case "seed":
-			l.Seed = p.integer(f.V, "load.seed", math.MinInt64, math.MaxInt64)
+			l.Seed = p.integer(f.V, what+".seed", math.MinInt64, math.MaxInt64)
 		case "warmup":
-			l.WarmUp = p.duration(f.V, "load.warmup", maxRun)
+			l.WarmUp = p.duration(f.V, what+".warmup", maxRun)
 		}
 	}
 	return l

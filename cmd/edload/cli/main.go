@@ -165,5 +165,6 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 	root.AddCommand(run, newCheckCmd(stdout, stderr, systems), newScenarioCmd(stdout, stderr, systems), newEnvCmd(stdout, stderr), newDLQCmd(stdout, stderr),
 		newNewCmd(stdout, systems))
 	root.AddCommand(newSchemaCmd(stdout, stderr))
+	root.AddCommand(newChaosCmd(stdout, stderr, systems))
 	return root, nil
 }

@@ -69,7 +69,7 @@ func (wf *workloadFlags) apply(f *runFlags, fl *pflag.FlagSet) error {
 func (wf *workloadFlags) broker(f *runFlags) harness.Broker {
 	b := harness.Broker{Kind: f.broker, Partitions: f.partitions}
 	if wf.w != nil && wf.w.Broker.Kind == f.broker {
-		b.Provider, b.Endpoint, b.Durable = wf.w.Broker.Provider, wf.w.Broker.Endpoint, wf.w.Broker.Durable
+		b.Provider, b.Endpoint, b.Durable, b.Proxied = wf.w.Broker.Provider, wf.w.Broker.Endpoint, wf.w.Broker.Durable, wf.w.Broker.Proxied
 	}
 	if wf.provider != "" {
 		b.Provider = env.ProviderName(wf.provider)

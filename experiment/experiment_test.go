@@ -1,0 +1,92 @@
+package experiment_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edkit-dev/edkit/cmd/edload/echosystem"
+	"github.com/edkit-dev/edkit/experiment"
+	"github.com/edkit-dev/edkit/harness"
+	"github.com/edkit-dev/edkit/reports"
+)
+
+func run(t *testing.T, file string, edit func(*experiment.Experiment), base harness.Options) (*experiment.Journal, *reports.Run) {
+	t.Helper()
+	x, err := experiment.ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(x)
+	}
+	base.Out, base.Quiesce, base.MinRate = t.TempDir(), 30*time.Second, 0.5
+	o, err := x.Options(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, rep, err := experiment.Run(t.Context(), x, echosystem.New(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, rep
+}
+
+// TestExperimentCompletes: the echo system on embedded Kafka meets its
+// steady state before a broker kill, recovers within the limit after it,
+// and the journal has the fault's recovery figures.
+func TestExperimentCompletes(t *testing.T) {
+	t.Parallel()
+	j, _ := run(t, "testdata/kill.yaml", nil, clean)
+	if !j.OK() {
+		t.Fatalf("experiment %s: %v\n%+v", j.Status, j.Problems, j)
+	}
+	if len(j.Faults) != 1 {
+		t.Fatalf("faults %+v", j.Faults)
+	}
+	f := j.Faults[0]
+	if f.Fault != "kill kafka" || !f.Recovered || f.RecoveredAfter > 2*time.Second || f.LagPeak == 0 || f.Healed-f.Injected < 900*time.Millisecond {
+		t.Errorf("fault outcome %+v", f)
+	}
+	if len(j.Before) != 2 || !j.Before[0].OK || len(j.After) != 2 {
+		t.Errorf("probes before %+v after %+v", j.Before, j.After)
+	}
+}
+
+// TestExperimentFailsWhereItShould: a recovery slower than the limit, an
+// invariant the system breaks, and a steady state it never had each fail
+// the experiment, saying which.
+func TestExperimentFailsWhereItShould(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*experiment.Experiment)
+		base harness.Options
+		says string
+	}{
+		{"slow recovery", func(x *experiment.Experiment) {
+			x.Broker.Proxied = true
+			x.Method = []experiment.Step{{Fault: "partition", At: 2 * time.Second, Hold: 1500 * time.Millisecond}}
+			x.Hypothesis.MaxInFlight, x.Recovery = 20, time.Millisecond
+		}, clean, "partition kafka: the steady state"},
+		// The default message fault duplicates deliveries; the echo system
+		// without its inbox counts each twice.
+		{"broken invariant", nil, harness.Options{Dedup: false}, "invariant no-duplicate-effect broken"},
+		{"never steady", func(x *experiment.Experiment) { x.Hypothesis.MaxE2EP99 = time.Microsecond }, clean,
+			"the steady state did not hold before the first fault: e2e p99"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			j, _ := run(t, "testdata/kill.yaml", c.edit, c.base)
+			if j.OK() || j.Status != experiment.StatusFailed {
+				t.Fatalf("experiment %s: %+v", j.Status, j)
+			}
+			if !strings.Contains(strings.Join(j.Problems, "\n"), c.says) {
+				t.Errorf("problems %q, want one saying %q", j.Problems, c.says)
+			}
+		})
+	}
+}
+
+// clean is a run with no message fault and the echo system's inbox on.
+var clean = harness.Options{NoFault: true, Dedup: true}
