@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edkit-dev/edkit/harness/clock"
@@ -23,6 +24,7 @@ const (
 	KindDrop      = "drop"
 	KindReorder   = "reorder"
 	KindCorrupt   = "corrupt"
+	KindLoseAck   = "lose-ack"
 )
 
 // MessageFaultConfig says which fraction of deliveries to disturb. Each
@@ -57,6 +59,13 @@ type MessageFaultConfig struct {
 	// the message with seeded payload bytes flipped. Empty payloads have
 	// nothing to flip and are left alone.
 	Corrupt float64
+	// LoseAck is the fraction of deliveries whose handler runs to the end
+	// and whose ack is then lost: the handler gets the message again, as
+	// the broker's redelivery of an unacknowledged message would bring it
+	// (after a seeded wait up to MaxDelay). It is simulated at the
+	// consumer — the broker sees one ack — and is what an inbox exists
+	// for: without one, the effect happens twice.
+	LoseAck float64
 }
 
 // Validate reports every problem at once.
@@ -65,7 +74,7 @@ func (c MessageFaultConfig) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"duplicate", c.Duplicate}, {"delay", c.Delay}, {"drop", c.Drop}, {"reorder", c.Reorder}, {"corrupt", c.Corrupt}} {
+	}{{"duplicate", c.Duplicate}, {"delay", c.Delay}, {"drop", c.Drop}, {"reorder", c.Reorder}, {"corrupt", c.Corrupt}, {"lose-ack", c.LoseAck}} {
 		if math.IsNaN(f.v) || f.v < 0 || f.v > 1 {
 			errs = append(errs, fmt.Errorf("chaos: %s fraction %v is not within [0, 1]", f.name, f.v))
 		}
@@ -137,6 +146,8 @@ type MessageFault struct {
 	holds   map[string]*groupHold
 
 	releases sync.WaitGroup // goroutines waiting to release held deliveries
+	// off switches the fault off: deliveries pass untouched (Window).
+	off atomic.Bool
 }
 
 // groupHold is one group's reorder state.
@@ -271,6 +282,9 @@ func (f *MessageFault) Middleware(group string) bus.Middleware {
 	f.mu.Unlock()
 	return func(next bus.Handler) bus.Handler {
 		return func(ctx context.Context, m *bus.Message) error {
+			if f.off.Load() {
+				return next(ctx, m)
+			}
 			if f.chosen("drop", f.cfg.Drop, group, m.ID) {
 				f.note(Injection{At: f.clk.Now(), Kind: KindDrop, Group: group, MsgID: m.ID})
 				return nil
@@ -315,6 +329,16 @@ func (f *MessageFault) Middleware(group string) bus.Middleware {
 func (f *MessageFault) handle(ctx context.Context, group string, next bus.Handler, m *bus.Message) error {
 	if err := next(ctx, m); err != nil {
 		return err
+	}
+	if f.chosen("lose-ack", f.cfg.LoseAck, group, m.ID) {
+		d := time.Duration(f.roll("lose-ack-wait", group, m.ID) * float64(f.cfg.MaxDelay))
+		f.note(Injection{At: f.clk.Now(), Kind: KindLoseAck, Group: group, MsgID: m.ID, Delay: d})
+		if err := f.clk.Sleep(ctx, d); err != nil {
+			return err
+		}
+		again := m.Clone()
+		again.SetHeader(bus.HeaderAttempt, strconv.Itoa(2))
+		return next(ctx, again)
 	}
 	if f.chosen("duplicate", f.cfg.Duplicate, group, m.ID) {
 		f.note(Injection{At: f.clk.Now(), Kind: KindDuplicate, Group: group, MsgID: m.ID})
@@ -441,4 +465,21 @@ func (f *MessageFault) Count(kind string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.counts[kind]
+}
+
+// Off switches the fault off until a Window's injection: a run can carry
+// it from the start and an experiment's method decide when it bites.
+func (f *MessageFault) Off() *MessageFault {
+	f.off.Store(true)
+	return f
+}
+
+// Window is the message fault as a Fault of the given name: injecting it
+// switches it on, healing switches it off, so a schedule can hold it for
+// an interval like any other fault.
+func (f *MessageFault) Window(name string) Fault {
+	return FaultFunc(name, func(context.Context) (Heal, error) {
+		f.off.Store(false)
+		return func(context.Context) error { f.off.Store(true); return nil }, nil
+	})
 }

@@ -131,3 +131,37 @@ func TestDuplicateSkippedWhenHandlerFails(t *testing.T) {
 		t.Fatalf("handler ran %d times after failing", calls)
 	}
 }
+
+// TestLoseAckRedeliversOnlyInItsWindow: a lost ack gets the handler the
+// message again (as the broker's redelivery would), only while the
+// fault's window is open.
+func TestLoseAckRedeliversOnlyInItsWindow(t *testing.T) {
+	f, err := chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: 1, LoseAck: 1, MaxDelay: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Off()
+	calls := map[string]int{}
+	h := f.Middleware("g")(func(_ context.Context, m *bus.Message) error { calls[m.ID]++; return nil })
+	send := func(id string) {
+		if err := h(t.Context(), &bus.Message{ID: id, Topic: "t", Payload: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("before")
+	heal, err := f.Window("lose-ack").Inject(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send("during")
+	if err := heal(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	send("after")
+	if calls["before"] != 1 || calls["during"] != 2 || calls["after"] != 1 {
+		t.Fatalf("handler calls %v: want the ack lost (a second call) only during the window", calls)
+	}
+	if f.Count(chaos.KindLoseAck) != 1 {
+		t.Fatalf("journal counts %d lost acks", f.Count(chaos.KindLoseAck))
+	}
+}

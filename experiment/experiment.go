@@ -52,6 +52,9 @@ type Step struct {
 	// Latency and Jitter shape a latency fault; KBps a bandwidth one.
 	Latency, Jitter time.Duration
 	KBps            int
+	// Rate is the fraction of deliveries a message fault (lose-ack)
+	// disturbs while held.
+	Rate float64
 }
 
 // Nemesis draws the faults from the run's seed, one at a time.
@@ -64,7 +67,10 @@ type Nemesis struct {
 // (restarted on heal), stop, pause, partition (two-way), one-way (replies
 // lost), latency, bandwidth, reset-peer. The network ones need a proxied
 // broker (broker: {proxied: true}).
-var Faults = []string{"kill", "stop", "pause", "partition", "one-way", "latency", "bandwidth", "reset-peer"}
+// lose-ack is a message fault on the system's consumers (any broker, even
+// memory): while held, a Rate of deliveries are handled and their ack
+// lost, so the handler gets them again.
+var Faults = []string{"kill", "stop", "pause", "partition", "one-way", "latency", "bandwidth", "reset-peer", "lose-ack"}
 
 // SpecError is one problem in an experiment file, at file:line:column.
 type SpecError struct {

@@ -90,3 +90,56 @@ func TestExperimentFailsWhereItShould(t *testing.T) {
 
 // clean is a run with no message fault and the echo system's inbox on.
 var clean = harness.Options{NoFault: true, Dedup: true}
+
+// TestLoseAckExperiment: lost acks while the fault is held break a system
+// without its inbox — the duplicate effects placed on the fault's window
+// on the timeline — and not one with it.
+func TestLoseAckExperiment(t *testing.T) {
+	const file = `title: lost acks
+system: echo
+broker: {kind: memory}
+load: {rate: "200", duration: 3s, keys: 10, workers: 8}
+steady-state: {min-throughput: 100}
+method:
+  - {fault: lose-ack, at: 1s, hold: 1s, rate: 0.2}
+recovery: 1s
+`
+	for _, dedup := range []bool{true, false} {
+		t.Run(map[bool]string{true: "inbox", false: "no inbox"}[dedup], func(t *testing.T) {
+			t.Parallel()
+			x, err := experiment.Parse("lose-ack.yaml", []byte(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := x.Options(harness.Options{Dedup: dedup, NoFault: true, Out: t.TempDir(), Quiesce: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, _, err := experiment.Run(t.Context(), x, echosystem.New(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.OK() != dedup {
+				t.Fatalf("dedup=%v: experiment %s: %v", dedup, j.Status, j.Problems)
+			}
+			if dedup {
+				return
+			}
+			for _, v := range j.Invariants {
+				if v.Invariant != "no-duplicate-effect" {
+					continue
+				}
+				if len(v.Anomalies) == 0 {
+					t.Fatalf("no anomalies placed: %+v", v)
+				}
+				for _, a := range v.Anomalies {
+					if a.Fault != "lose-ack 0.2" || (!a.While && a.SinceHeal > 200*time.Millisecond) {
+						t.Errorf("anomaly %+v not in the lose-ack window", a)
+					}
+				}
+				return
+			}
+			t.Fatal("no no-duplicate-effect verdict")
+		})
+	}
+}

@@ -79,6 +79,38 @@ type Verdict struct {
 	OK        bool   `json:"ok"`
 	Found     int    `json:"found,omitempty"`
 	First     string `json:"first,omitempty"`
+	// Anomalies are the first few anomalies on the fault timeline.
+	Anomalies []Placed `json:"anomalies,omitempty"`
+}
+
+// Placed is an anomaly on the fault timeline: while a fault was held, or
+// after which fault (and how long after its heal), or before any.
+type Placed struct {
+	Summary string        `json:"summary"`
+	At      time.Duration `json:"at_ns"`
+	// Fault is the fault held at At, or the last one healed before it
+	// ("" before the first); While says which.
+	Fault string `json:"fault,omitempty"`
+	While bool   `json:"while,omitempty"`
+	// SinceHeal is At minus that fault's heal, when it was healed.
+	SinceHeal time.Duration `json:"since_heal_ns,omitempty"`
+}
+
+// maxPlaced is how many anomalies per invariant the journal places.
+const maxPlaced = 5
+
+// place puts an anomaly at at on the timeline of faults.
+func place(summary string, at time.Duration, faults []reports.FaultSpan) Placed {
+	p := Placed{Summary: summary, At: at}
+	for _, f := range faults {
+		switch {
+		case at >= f.Start && at <= f.End:
+			p.Fault, p.While, p.SinceHeal = f.Fault, true, 0
+		case at > f.End:
+			p.Fault, p.While, p.SinceHeal = f.Fault, false, at-f.End
+		}
+	}
+	return p
 }
 
 // JournalFile is the journal's name in the run directory.
@@ -107,6 +139,9 @@ func (j *Journal) verdicts(rep *reports.Run) {
 		v := Verdict{Invariant: r.Invariant, OK: r.Valid, Found: max(r.Found, len(r.Anomalies))}
 		if len(r.Anomalies) > 0 {
 			v.First = r.Anomalies[0].Summary
+		}
+		for _, a := range r.Anomalies[:min(len(r.Anomalies), maxPlaced)] {
+			v.Anomalies = append(v.Anomalies, place(a.Summary, a.At, rep.Faults))
 		}
 		j.Invariants = append(j.Invariants, v)
 		if !r.Valid {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -168,8 +169,8 @@ func (p *parser) method(n *yaml.Node) []Step {
 }
 
 func (p *parser) step(n *yaml.Node, what string) Step {
-	s := Step{Hold: 5 * time.Second, Latency: 200 * time.Millisecond, KBps: 16}
-	fields, probs := yamlfile.Keys(n, what, []string{"fault", "at", "hold", "latency", "jitter", "kbps"})
+	s := Step{Hold: 5 * time.Second, Latency: 200 * time.Millisecond, KBps: 16, Rate: 0.1}
+	fields, probs := yamlfile.Keys(n, what, []string{"fault", "at", "hold", "latency", "jitter", "kbps", "rate"})
 	p.add(probs...)
 	for _, f := range fields {
 		w := what + "." + f.Key
@@ -185,6 +186,8 @@ func (p *parser) step(n *yaml.Node, what string) Step {
 			s.Latency, probs = yamlfile.Duration(f.V, w, time.Minute)
 		case "jitter":
 			s.Jitter, probs = yamlfile.Duration(f.V, w, time.Minute)
+		case "rate":
+			s.Rate, probs = fraction(f.V, w)
 		case "kbps":
 			var v int64
 			v, probs = yamlfile.Int(f.V, w, 1, 1<<30)
@@ -279,4 +282,13 @@ func (nm *Nemesis) faultsOrNil() []string {
 
 func network(fault string) bool {
 	return slices.Contains([]string{"partition", "one-way", "latency", "bandwidth", "reset-peer"}, fault)
+}
+
+// fraction reads a number in (0, 1].
+func fraction(n *yaml.Node, what string) (float64, []yamlfile.Problem) {
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if n.Kind != yaml.ScalarNode || err != nil || !(v > 0 && v <= 1) {
+		return 0.1, []yamlfile.Problem{yamlfile.Problemf(n, "%s: expected a fraction above 0 and at most 1, got %s", what, yamlfile.Describe(n))}
+	}
+	return v, nil
 }

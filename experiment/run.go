@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/edkit-dev/edkit/blackbox"
@@ -33,7 +34,14 @@ func (x *Experiment) Options(base harness.Options) (harness.Options, error) {
 		o.Load, o.LoadOptions = cfg, append(opts, base.LoadOptions...)
 	}
 	o.SampleEvery = sampleEvery(o.Load.Duration)
-	o.Nemesis = x.nemesis(o.Load.Duration, o.Load.Seed)
+	if rate := x.loseAck(); rate > 0 {
+		mf, err := chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: o.Load.Seed, LoseAck: rate, MaxDelay: 50 * time.Millisecond}, nil)
+		if err != nil {
+			return o, err
+		}
+		o.Fault, o.NoFault = mf.Off(), false
+	}
+	o.Nemesis = x.nemesis(o.Load.Duration, o.Load.Seed, o.Fault)
 	if o.Name == "" {
 		o.Name = x.Title
 	}
@@ -47,18 +55,15 @@ func sampleEvery(load time.Duration) time.Duration {
 }
 
 // nemesis builds the run's faults on its broker and their schedule.
-func (x *Experiment) nemesis(span time.Duration, seed int64) func(env.Component) ([]chaos.Fault, chaos.Schedule, error) {
+func (x *Experiment) nemesis(span time.Duration, seed int64, mf *chaos.MessageFault) func(env.Component) ([]chaos.Fault, chaos.Schedule, error) {
 	return func(broker env.Component) ([]chaos.Fault, chaos.Schedule, error) {
-		if broker == nil {
-			return nil, chaos.Schedule{}, fmt.Errorf("%w: the memory broker runs inside edload: nothing to break", ErrBadMethod)
-		}
 		if x.Nemesis != nil {
-			return x.drawn(broker, span, seed)
+			return x.drawn(broker, mf, span, seed)
 		}
 		faults := make([]chaos.Fault, 0, len(x.Method))
 		sched := chaos.Schedule{Seed: seed}
 		for i, s := range x.Method {
-			f, err := build(broker, s)
+			f, err := build(broker, mf, s)
 			if err != nil {
 				return nil, chaos.Schedule{}, err
 			}
@@ -70,10 +75,10 @@ func (x *Experiment) nemesis(span time.Duration, seed int64) func(env.Component)
 	}
 }
 
-func (x *Experiment) drawn(broker env.Component, span time.Duration, seed int64) ([]chaos.Fault, chaos.Schedule, error) {
+func (x *Experiment) drawn(broker env.Component, mf *chaos.MessageFault, span time.Duration, seed int64) ([]chaos.Fault, chaos.Schedule, error) {
 	faults := make([]chaos.Fault, 0, len(x.Nemesis.Faults))
 	for _, name := range x.Nemesis.Faults {
-		f, err := build(broker, Step{Fault: name, Latency: 200 * time.Millisecond, KBps: 16})
+		f, err := build(broker, mf, Step{Fault: name, Latency: 200 * time.Millisecond, KBps: 16, Rate: 0.1})
 		if err != nil {
 			return nil, chaos.Schedule{}, err
 		}
@@ -84,8 +89,14 @@ func (x *Experiment) drawn(broker env.Component, span time.Duration, seed int64)
 	return faults, sched, err
 }
 
-// build makes step's fault on c.
-func build(c env.Component, s Step) (chaos.Fault, error) {
+// build makes step's fault on c (the run's message fault mf for lose-ack).
+func build(c env.Component, mf *chaos.MessageFault, s Step) (chaos.Fault, error) {
+	if s.Fault == "lose-ack" {
+		return mf.Window(fmt.Sprintf("lose-ack %.3g", s.Rate)), nil
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: %s: the memory broker runs inside edload: nothing to break", ErrBadMethod, s.Fault)
+	}
 	var f chaos.Fault
 	var err error
 	switch s.Fault {
@@ -130,4 +141,19 @@ func Run(ctx context.Context, x *Experiment, sys harness.System, o harness.Optio
 	j := judge(x, rep, o.Load.Duration)
 	j.StartedAt, j.Duration = started, time.Since(started)
 	return j, rep, nil
+}
+
+// loseAck is the fraction of deliveries the method's lost acks take (the
+// largest its steps ask; a nemesis's 0.1), 0 when it loses none.
+func (x *Experiment) loseAck() float64 {
+	rate := 0.0
+	for _, s := range x.Method {
+		if s.Fault == "lose-ack" {
+			rate = max(rate, s.Rate)
+		}
+	}
+	if x.Nemesis != nil && slices.Contains(x.Nemesis.Faults, "lose-ack") {
+		rate = max(rate, 0.1)
+	}
+	return rate
 }

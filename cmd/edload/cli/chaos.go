@@ -170,6 +170,7 @@ func printJournal(w io.Writer, j *experiment.Journal, rep *reports.Run, dir stri
 	for _, p := range j.Problems {
 		fmt.Fprintf(w, "  FAIL  %s\n", reports.Clean(p))
 	}
+	printPlaced(w, j.Invariants)
 	fmt.Fprintf(w, "journal: %s\nreplay:  %s\n\n", filepath.Join(dir, experiment.JournalFile), reports.Clean(j.Replay))
 	_ = reports.WriteSummary(w, rep)
 }
@@ -182,5 +183,24 @@ func printProbes(w io.Writer, title string, ps []experiment.Probe) {
 			s = "FAIL"
 		}
 		fmt.Fprintf(w, "  %-4s  %s %s (worst %s at %s)\n", s, p.Probe, p.Limit, p.Worst, p.At.Round(time.Millisecond))
+	}
+}
+
+// printPlaced puts broken invariants' anomalies on the fault timeline.
+func printPlaced(w io.Writer, vs []experiment.Verdict) {
+	for _, v := range vs {
+		if v.OK {
+			continue
+		}
+		for _, a := range v.Anomalies {
+			where := "before any fault"
+			switch {
+			case a.While:
+				where = "while " + a.Fault + " was held"
+			case a.Fault != "":
+				where = fmt.Sprintf("%s after %s was healed", a.SinceHeal.Round(time.Millisecond), a.Fault)
+			}
+			fmt.Fprintf(w, "        at %s, %s: %s\n", a.At.Round(time.Millisecond), reports.Clean(where), reports.Clean(a.Summary))
+		}
 	}
 }
