@@ -1,6 +1,8 @@
 package experiment_test
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +143,56 @@ recovery: 1s
 			}
 			t.Fatal("no no-duplicate-effect verdict")
 		})
+	}
+}
+
+// TestShrink: a method of three lost-ack windows that breaks the echo
+// system without its inbox shrinks to one shorter window that still
+// breaks it; the file it writes replays the failure.
+func TestShrink(t *testing.T) {
+	const file = `title: lost acks, three times
+system: echo
+broker: {kind: memory}
+load: {rate: "200", duration: 2s, keys: 10, workers: 8}
+steady-state: {min-throughput: 50}
+method:
+  - {fault: lose-ack, at: 300ms, hold: 400ms, rate: 0.3}
+  - {fault: lose-ack, at: 800ms, hold: 400ms, rate: 0.3}
+  - {fault: lose-ack, at: 1300ms, hold: 400ms, rate: 0.3}
+recovery: 1s
+`
+	x, err := experiment.Parse("three.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := func(ctx context.Context, y *experiment.Experiment) (*experiment.Journal, error) {
+		o, err := y.Options(harness.Options{Dedup: false, NoFault: true, Out: t.TempDir(), Quiesce: 10 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		j, _, err := experiment.Run(ctx, y, echosystem.New(), o)
+		return j, err
+	}
+	small, trials, err := experiment.Shrink(t.Context(), x, runner, 12, 2*time.Second, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(small.Method) != 1 || small.Method[0].Hold >= 400*time.Millisecond {
+		t.Fatalf("shrunk to %+v after %d trials", small.Method, len(trials))
+	}
+	path := filepath.Join(t.TempDir(), "shrunk.yaml")
+	if err := small.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	again, err := experiment.ParseFile(path)
+	if err != nil {
+		t.Fatalf("the shrunk file does not parse: %v", err)
+	}
+	j, err := runner(t.Context(), again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.OK() {
+		t.Fatalf("the shrunk experiment passed on replay: %+v", j)
 	}
 }

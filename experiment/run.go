@@ -35,7 +35,7 @@ func (x *Experiment) Options(base harness.Options) (harness.Options, error) {
 	}
 	o.SampleEvery = sampleEvery(o.Load.Duration)
 	if rate := x.loseAck(); rate > 0 {
-		mf, err := chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: o.Load.Seed, LoseAck: rate, MaxDelay: 50 * time.Millisecond}, nil)
+		mf, err := chaos.NewMessageFault(chaos.MessageFaultConfig{Seed: o.Load.Seed, LoseAck: rate, MaxDelay: 5 * time.Millisecond}, nil)
 		if err != nil {
 			return o, err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,8 +23,101 @@ func newChaosCmd(stdout, stderr io.Writer, systems []harness.System) *cobra.Comm
 		Use:   "chaos",
 		Short: "Chaos experiments: a steady-state hypothesis, faults under load, recovery, a journal",
 	}
-	cmd.AddCommand(newChaosRunCmd(stdout, stderr, systems))
+	cmd.AddCommand(newChaosRunCmd(stdout, stderr, systems), newChaosShrinkCmd(stdout, stderr, systems))
 	return cmd
+}
+
+func newChaosShrinkCmd(stdout, stderr io.Writer, systems []harness.System) *cobra.Command {
+	f := &chaosFlags{}
+	var maxRuns int
+	cmd := &cobra.Command{
+		Use:   "shrink EXPERIMENT.yaml",
+		Short: "Find a smaller method that still breaks what an experiment breaks",
+		Long: `chaos shrink runs the experiment; when it breaks an invariant, it makes the
+method explicit (a nemesis's draw for --seed), drops faults one at a time and
+halves each remaining hold, keeping every change after which the run still
+breaks one of the same invariants. It writes the smallest experiment found to
+--out/shrunk.yaml and prints the command that replays it.`,
+		Example: `  edload chaos shrink docs/experiments/echo-lose-ack.yaml --dedup=false`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{fmt.Errorf("chaos shrink takes one experiment file, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("out") {
+				f.out = "runs/chaos-shrink"
+			}
+			if maxRuns < 1 || maxRuns > 1000 {
+				return &usageError{fmt.Errorf("--max-runs %d: want 1 to 1000", maxRuns)}
+			}
+			return chaosShrink(cmd.Context(), f, maxRuns, args[0], stdout, stderr, systems)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().IntVar(&maxRuns, "max-runs", 30, "the most runs the search makes (each is a whole experiment)")
+	return cmd
+}
+
+// chaosShrink is edload chaos shrink.
+func chaosShrink(ctx context.Context, f *chaosFlags, maxRuns int, file string, stdout, stderr io.Writer, systems []harness.System) error {
+	x, sys, o, err := prepare(f, file, systems)
+	if err != nil {
+		return err
+	}
+	n := 0
+	runner := func(ctx context.Context, y *experiment.Experiment) (*experiment.Journal, error) {
+		n++
+		oy, err := y.Options(o)
+		if err != nil {
+			return nil, err
+		}
+		oy.Out, oy.Replace = filepath.Join(f.out, fmt.Sprintf("run-%d", n)), true
+		j, _, err := experiment.Run(ctx, y, sys, oy)
+		if err == nil {
+			fmt.Fprintf(stderr, "edload: run %d: %d fault(s), %s held: %s %v\n", n, len(y.Method), held(y.Method), j.Status, brokenOf(j))
+		}
+		return j, err
+	}
+	small, trials, err := experiment.Shrink(ctx, x, runner, maxRuns, o.Load.Duration, o.Load.Seed)
+	if errors.Is(err, experiment.ErrNothingToShrink) {
+		fmt.Fprintln(stdout, "edload: the experiment broke no invariant: nothing to shrink")
+		return nil
+	}
+	if err != nil {
+		return experimentError(ctx, err)
+	}
+	path := filepath.Join(f.out, "shrunk.yaml")
+	if err := os.MkdirAll(f.out, 0o750); err != nil {
+		return err
+	}
+	if err := small.WriteFile(path); err != nil {
+		return err
+	}
+	first := trials[0].Method
+	fmt.Fprintf(stdout, "shrunk in %d runs: from %d fault(s), %s held, to %d fault(s), %s held, still breaking %v\n",
+		len(trials), len(first), held(first), len(small.Method), held(small.Method), trials[0].Broken)
+	fmt.Fprintf(stdout, "replay:  edload chaos run %s --seed %d --dedup=%v\n", path, f.seed, f.dedup)
+	return errBroken
+}
+
+func held(m []experiment.Step) time.Duration {
+	var d time.Duration
+	for _, s := range m {
+		d += s.Hold
+	}
+	return d
+}
+
+func brokenOf(j *experiment.Journal) []string {
+	var out []string
+	for _, v := range j.Invariants {
+		if !v.OK {
+			out = append(out, v.Invariant)
+		}
+	}
+	return out
 }
 
 type chaosFlags struct {
@@ -59,6 +153,11 @@ the run's report in --out and prints the command that replays it.`,
 			return chaosRun(cmd.Context(), f, args[0], stdout, stderr, systems)
 		},
 	}
+	f.add(cmd)
+	return cmd
+}
+
+func (f *chaosFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.broker, "broker", "", "run on this broker kind instead of the file's (kafka, nats, rabbitmq, redis), with the file's\n"+
 		"durable and proxied settings")
@@ -67,25 +166,47 @@ the run's report in --out and prints the command that replays it.`,
 	fl.BoolVar(&f.replace, "replace", true, "replace the run already in --out")
 	fl.BoolVar(&f.dedup, "dedup", true, "tell the system to deduplicate deliveries (its inbox)")
 	fl.DurationVar(&f.quiesce, "quiesce-timeout", 60*time.Second, "how long to wait for the system to settle after the load")
-	return cmd
 }
 
-// chaosRun parses the experiment, resolves its system, runs and reports it.
+// chaosRun is edload chaos run.
 func chaosRun(ctx context.Context, f *chaosFlags, file string, stdout, stderr io.Writer, systems []harness.System) error {
+	x, sys, o, err := prepare(f, file, systems)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "edload: experiment %q on %s: %d fault(s), load %s for %s\n", reports.Clean(x.Title), sys.Name(), max(len(x.Method), 1), x.Load.Rate, o.Load.Duration)
+	j, rep, err := experiment.Run(ctx, x, sys, o)
+	if err != nil {
+		return experimentError(ctx, err)
+	}
+	j.Replay = o.Command
+	if err := j.Write(f.out); err != nil {
+		return err
+	}
+	printJournal(stdout, j, rep, f.out)
+	if !j.OK() {
+		return errBroken
+	}
+	return nil
+}
+
+// prepare parses the experiment, resolves its system and builds the run
+// options from the flags.
+func prepare(f *chaosFlags, file string, systems []harness.System) (*experiment.Experiment, harness.System, harness.Options, error) {
 	x, err := experiment.ParseFile(file)
 	if err != nil {
-		return &inputError{err}
+		return nil, nil, harness.Options{}, &inputError{err}
 	}
 	x.Load.Seed = f.seed
 	if f.broker != "" {
 		x.Broker.Kind, x.BrokerSet = f.broker, true
 		if err := x.Broker.Validate(); err != nil {
-			return &usageError{fmt.Errorf("--broker: %w", err)}
+			return nil, nil, harness.Options{}, &usageError{fmt.Errorf("--broker: %w", err)}
 		}
 	}
 	sys, base, err := experimentSystem(x, systems)
 	if err != nil {
-		return err
+		return nil, nil, harness.Options{}, err
 	}
 	base.Out, base.Replace, base.Dedup, base.Quiesce = f.out, f.replace, f.dedup, f.quiesce
 	base.NoFault, base.MinRate = true, 0
@@ -95,23 +216,10 @@ func chaosRun(ctx context.Context, f *chaosFlags, file string, stdout, stderr io
 	}
 	o, err := x.Options(base)
 	if err != nil {
-		return &inputError{err}
+		return nil, nil, harness.Options{}, &inputError{err}
 	}
 	o.Load.Seed = f.seed
-	fmt.Fprintf(stderr, "edload: experiment %q on %s: %d fault(s), load %s for %s\n", reports.Clean(x.Title), sys.Name(), max(len(x.Method), 1), x.Load.Rate, o.Load.Duration)
-	j, rep, err := experiment.Run(ctx, x, sys, o)
-	if err != nil {
-		return experimentError(ctx, err)
-	}
-	j.Replay = base.Command
-	if err := j.Write(f.out); err != nil {
-		return err
-	}
-	printJournal(stdout, j, rep, f.out)
-	if !j.OK() {
-		return errBroken
-	}
-	return nil
+	return x, sys, o, nil
 }
 
 // experimentSystem is the experiment's system and the options it starts
