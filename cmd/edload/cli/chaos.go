@@ -23,7 +23,34 @@ func newChaosCmd(stdout, stderr io.Writer, systems []harness.System) *cobra.Comm
 		Use:   "chaos",
 		Short: "Chaos experiments: a steady-state hypothesis, faults under load, recovery, a journal",
 	}
-	cmd.AddCommand(newChaosRunCmd(stdout, stderr, systems), newChaosShrinkCmd(stdout, stderr, systems))
+	cmd.AddCommand(newChaosRunCmd(stdout, stderr, systems), newChaosShrinkCmd(stdout, stderr, systems), newChaosRecoverCmd(stdout))
+	return cmd
+}
+
+// newChaosRecoverCmd heals what an experiment killed mid-way left broken.
+// Every fault edkit injects lives in something edkit started: a proxy in
+// edload's own process (gone with it), a server or service process it
+// started (killed with it: Pdeathsig, paused or not), a container it
+// started (left running, perhaps paused or disconnected). So recovering is
+// removing what the dead edload owned — `env clean` — which heals by
+// construction: nothing paused, partitioned or slowed can outlive it.
+func newChaosRecoverCmd(stdout io.Writer) *cobra.Command {
+	var state string
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "Heal what an experiment killed mid-way left: its processes, containers, temp dirs",
+		Long: `chaos recover removes everything an edload that died mid-experiment (SIGKILL,
+a crash) started: its containers — paused or cut off from their network or
+not — and temp dirs, proven edkit's by their recorded owner, whose owner is
+gone. Its proxies died with it, and so did its server and service processes
+(each dies with the edload that started it, even when paused). Anything
+whose owner still runs is left alone. It is env clean, for experiments.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return envClean(c.Context(), state, stdout)
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", defaultStateFile, "file recording the running environment (env up's)")
 	return cmd
 }
 
