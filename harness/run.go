@@ -151,7 +151,8 @@ var ErrRunDirExists = errors.New("harness: the run directory already holds a run
 
 // runFiles are the files a run writes into its directory: all Replace
 // removes, and what tells a run directory from any other.
-var runFiles = []string{history.FileName, ChecksFile, reports.JSONFile, reports.JUnitFile}
+var runFiles = []string{history.FileName, ChecksFile, reports.JSONFile, reports.JUnitFile, reports.MarkdownFile,
+	"experiment.json"} // a chaos experiment's journal (package experiment) beside its run
 
 // runDir is the directory the history streams to: out, or a temporary one
 // that remove deletes. out is created if missing; it is never a symbolic

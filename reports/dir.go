@@ -16,7 +16,8 @@ const (
 	JUnitFile = "junit.xml"
 )
 
-// WriteDir writes report.json and junit.xml for r into dir, creating it.
+// WriteDir writes report.json, junit.xml and report.md for r into dir,
+// creating it.
 // Each file is written to a temporary name and renamed, so a reader (or a CI
 // uploader) never sees half a report.
 func WriteDir(dir string, r *Run) error {
@@ -32,7 +33,7 @@ func WriteDir(dir string, r *Run) error {
 	for _, f := range []struct {
 		name  string
 		write func(io.Writer, *Run) error
-	}{{JSONFile, WriteJSON}, {JUnitFile, WriteJUnit}} {
+	}{{JSONFile, WriteJSON}, {JUnitFile, WriteJUnit}, {MarkdownFile, WriteMarkdown}} {
 		var buf bytes.Buffer
 		if err := f.write(&buf, r); err != nil {
 			return fmt.Errorf("reports: %s: %w", f.name, err)

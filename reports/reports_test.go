@@ -99,6 +99,7 @@ func TestGolden(t *testing.T) {
 		{"json", func(b *bytes.Buffer, r *Run) error { return WriteJSON(b, r) }},
 		{"junit.xml", func(b *bytes.Buffer, r *Run) error { return WriteJUnit(b, r) }},
 		{"summary.txt", func(b *bytes.Buffer, r *Run) error { return WriteSummary(b, r) }},
+		{"md", func(b *bytes.Buffer, r *Run) error { return WriteMarkdown(b, r) }},
 	}
 	for _, rr := range runs {
 		for _, w := range writers {
@@ -324,8 +325,8 @@ func TestWriteDir(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if strings.Join(names, ",") != "junit.xml,report.json" {
-		t.Fatalf("dir holds %v, want junit.xml and report.json only", names)
+	if strings.Join(names, ",") != "junit.xml,report.json,report.md" {
+		t.Fatalf("dir holds %v, want junit.xml, report.json and report.md only", names)
 	}
 	j, _ := os.ReadFile(filepath.Join(dir, JSONFile))
 	var got struct {
@@ -399,5 +400,55 @@ func TestReportsRedactEverywhere(t *testing.T) {
 	}
 	if !strings.Contains(r.Name, secret) {
 		t.Error("redaction modified the run itself")
+	}
+}
+
+// TestMarkdownEscapesUserData: names, summaries, keys and config values
+// from a hostile system or broker render as text — no HTML, link, image,
+// emphasis or table cell of their own — and a witness cannot close its
+// code block.
+func TestMarkdownEscapesUserData(t *testing.T) {
+	r := failingRun()
+	r.Name = "<script>alert(1)</script> | x"
+	r.Config = append(r.Config, KV{"note", "[click](javascript:alert(1)) ![img](http://x/y.png) **bold** `code`\n# heading"})
+	r.Invariants[2].Anomalies[0].Summary = "key <img src=x onerror=alert(1)> | broke\nthe table"
+	r.Invariants[2].Anomalies[0].Witness[0].Key = "k```\n</details><script>x</script>"
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	// Inside a fenced block HTML is text; outside it must not be there.
+	var prose strings.Builder
+	inFence := false
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "```" {
+			inFence = !inFence
+			continue
+		}
+		if inFence && strings.Contains(line, "```") {
+			t.Errorf("a witness line can close its block: %q", line)
+		}
+		if !inFence {
+			prose.WriteString(line + "\n")
+		}
+	}
+	for _, bad := range []string{"<script>", "<img", "[click](", "![img](", "**bold**", "\n# heading", "| broke\nthe"} {
+		if strings.Contains(prose.String(), bad) {
+			t.Errorf("the Markdown carries %q through:\n%s", bad, out)
+		}
+	}
+	for _, block := range strings.Split(out, "\n\n") {
+		cells := -1
+		for _, line := range strings.Split(block, "\n") {
+			if !strings.HasPrefix(line, "|") {
+				continue
+			}
+			n := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|")
+			if cells >= 0 && n != cells {
+				t.Errorf("a row with a cell count of its own: %q", line)
+			}
+			cells = n
+		}
 	}
 }
