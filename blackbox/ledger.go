@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edkit-dev/edkit/blackbox/asyncapi"
 	"github.com/edkit-dev/edkit/harness/check"
 	"github.com/edkit-dev/edkit/harness/history"
 	"github.com/edkit-dev/edkit/loadgen"
@@ -151,6 +152,11 @@ func (l *ledger) observe(topic string, m *bus.Message, corr string, at time.Time
 	defer l.mu.Unlock()
 	l.checks++
 	out := l.outputOp(topic, m, corr, at)
+	if o := l.w.output(topic); o != nil && len(o.Contract) > 0 {
+		if err := meets(o.Contract, m.Payload); err != nil {
+			l.flag(InvOutputsMatch, at, fmt.Sprintf("output %s on %s breaks the AsyncAPI contract: %v", m.ID, topic, err), out)
+		}
+	}
 	if corr == "" {
 		l.flag(InvNoPhantomOutput, at, fmt.Sprintf("output %s on %s carries no correlation value", m.ID, topic), out)
 		return
@@ -388,4 +394,20 @@ func (l *ledger) note(inv string, unsettled int) string {
 		s += fmt.Sprintf("; %d still within their deadline when the run ended", unsettled)
 	}
 	return s
+}
+
+// meets says whether payload meets one of the contract's messages, and if
+// none, why not the first.
+func meets(contract []asyncapi.Message, payload []byte) error {
+	var first error
+	for _, m := range contract {
+		err := asyncapi.Validate(m, payload)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }

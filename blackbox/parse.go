@@ -36,8 +36,10 @@ const (
 
 // parser collects the problems of one file.
 type parser struct {
-	file  string
-	probs []yamlfile.Problem
+	file         string
+	probs        []yamlfile.Problem
+	asyncapiPath string // --asyncapi, over the file's own key
+	w            *Workload
 }
 
 func (p *parser) add(probs ...yamlfile.Problem) { p.probs = append(p.probs, probs...) }
@@ -55,18 +57,18 @@ func (p *parser) err() error {
 }
 
 // ParseFile reads and parses the workload file at path.
-func ParseFile(path string) (*Workload, error) {
+func ParseFile(path string, opts ...ParseOption) (*Workload, error) {
 	data, err := yamlfile.ReadFile(path, 0)
 	if err != nil {
 		return nil, &SpecError{File: path, Msg: "cannot read workload file: " + err.Error()}
 	}
-	return Parse(path, data)
+	return Parse(path, data, opts...)
 }
 
 // Parse parses a workload file's contents; file names it in errors. A
 // malformed file is one or more *SpecError joined, each at its line and
 // column.
-func Parse(file string, data []byte) (*Workload, error) {
+func Parse(file string, data []byte, opts ...ParseOption) (*Workload, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &SpecError{File: file, Msg: "not YAML: " + err.Error()}
@@ -75,6 +77,9 @@ func Parse(file string, data []byte) (*Workload, error) {
 		return nil, &SpecError{File: file, Msg: "empty file: want a workload (name, broker, load, inputs, outputs)"}
 	}
 	p := &parser{file: file}
+	for _, o := range opts {
+		o(p)
+	}
 	w := p.workload(doc.Content[0])
 	if len(p.probs) > 0 {
 		return nil, p.err()
@@ -82,22 +87,36 @@ func Parse(file string, data []byte) (*Workload, error) {
 	return w, nil
 }
 
-var topKeys = []string{"name", "description", "broker", "service", "load", "correlation", "inputs", "outputs", "duplicates", "slo"}
+var topKeys = []string{"name", "description", "broker", "service", "load", "correlation", "asyncapi", "inputs", "outputs", "duplicates", "slo"}
 
 func (p *parser) workload(n *yaml.Node) *Workload {
 	w := &Workload{File: p.file, Broker: harness.Broker{Kind: harness.BrokerKafka}, Load: defaultLoad()}
+	p.w = w
 	fields, probs := yamlfile.Keys(n, "workload", topKeys)
 	p.add(probs...)
+	if p.asyncapiPath != "" {
+		p.loadAsyncAPI(w, n, p.asyncapiPath)
+	}
 	seen := map[string]*yaml.Node{}
+	for _, f := range fields { // the contract first: inputs may name its messages
+		if f.Key == "asyncapi" {
+			p.asyncapiField(w, f.V)
+		}
+	}
 	for _, f := range fields {
 		seen[f.Key] = f.K
 		p.workloadField(w, f)
 	}
-	for _, k := range []string{"name", "correlation", "inputs", "outputs"} {
+	required := []string{"name", "correlation", "inputs", "outputs"}
+	if w.AsyncAPI != nil {
+		required = required[:2] // the contract gives inputs and outputs
+	}
+	for _, k := range required {
 		if seen[k] == nil && n.Kind == yaml.MappingNode {
 			p.problem(n, "workload: missing %s", k)
 		}
 	}
+	w.fromContract()
 	p.crossCheck(w, n)
 	return w
 }
@@ -116,6 +135,7 @@ func (p *parser) workloadField(w *Workload, f yamlfile.Field) {
 		w.Load = p.load(f.V)
 	case "correlation":
 		w.Correlation = p.correlation(f.V)
+	case "asyncapi": // read first, by workload
 	case "inputs":
 		w.Inputs = p.inputs(f.V)
 	case "outputs":
@@ -367,7 +387,7 @@ func (p *parser) inputs(n *yaml.Node) []Input {
 	return out
 }
 
-var inputKeys = []string{"name", "topic", "key", "payload", "headers", "step", "weight", "schema", "expect"}
+var inputKeys = []string{"name", "message", "topic", "key", "payload", "headers", "step", "weight", "schema", "expect"}
 
 func (p *parser) input(n *yaml.Node, what string) Input {
 	in := Input{Step: AnyStep, Weight: 1, node: n}
@@ -377,8 +397,11 @@ func (p *parser) input(n *yaml.Node, what string) Input {
 	for _, f := range fields {
 		p.inputField(&in, f, what)
 	}
+	if in.Message != nil && in.Payload == nil {
+		in.Payload = noPayload
+	}
 	if n.Kind == yaml.MappingNode {
-		for k, v := range map[string]bool{"name": in.Name != "", "topic": in.Topic != "", "payload": in.Payload != nil} {
+		for k, v := range map[string]bool{"name": in.Name != "", "topic": in.Topic != "", "payload or message": in.Payload != nil} {
 			if !v {
 				p.problem(n, "%s: missing %s", what, k)
 			}
@@ -392,6 +415,8 @@ func (p *parser) inputField(in *Input, f yamlfile.Field, what string) {
 	switch f.Key {
 	case "name":
 		in.Name = p.str(f.V, what)
+	case "message":
+		p.inputMessage(in, f.V, what)
 	case "topic":
 		in.Topic = p.str(f.V, what)
 	case "key":
@@ -490,4 +515,27 @@ func (p *parser) outputs(n *yaml.Node) []Output {
 		out = append(out, o)
 	}
 	return out
+}
+
+// inputMessage makes the input one of the contract's messages: its
+// payloads drawn from the message's schema, its topic the channel's
+// unless the file gives one.
+func (p *parser) inputMessage(in *Input, n *yaml.Node, what string) {
+	name := p.str(n, what)
+	if p.w.AsyncAPI == nil {
+		p.problem(n, "%s: %q names an AsyncAPI message, but the workload has no asyncapi document", what, name)
+		return
+	}
+	m, channel := p.w.message(name)
+	if m == nil {
+		p.problem(n, "%s: the AsyncAPI document has no message %q the service receives", what, name)
+		return
+	}
+	in.Message = m
+	if in.Topic == "" {
+		in.Topic = channel
+	}
+	if in.Name == "" {
+		in.Name = name
+	}
 }

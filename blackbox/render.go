@@ -10,6 +10,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/edkit-dev/edkit/blackbox/asyncapi"
 	"github.com/edkit-dev/edkit/harness/jsonvalue"
 )
 
@@ -33,7 +34,11 @@ func (in *Input) render(v *Vars, c Correlation) (rendered, error) {
 		return r, fmt.Errorf("key: %w", err)
 	}
 	r.key = string(key)
-	if r.payload, err = render(in.Payload, v); err != nil {
+	if in.Message != nil {
+		if r.payload, err = asyncapi.Sample(*in.Message, v.rng); err != nil {
+			return r, err
+		}
+	} else if r.payload, err = render(in.Payload, v); err != nil {
 		return r, fmt.Errorf("payload: %w", err)
 	}
 	if len(in.Headers) > 0 {

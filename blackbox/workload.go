@@ -8,6 +8,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edkit-dev/edkit/blackbox/asyncapi"
 	"github.com/edkit-dev/edkit/harness"
 	"github.com/edkit-dev/edkit/scenarios/match"
 )
@@ -33,6 +34,11 @@ type Workload struct {
 	// SLO holds the run to latency objectives ("e2e.p99<500ms": e2e is
 	// intended send → first correlated output).
 	SLO harness.SLO
+	// AsyncAPI is the service's contract, when the file names one: inputs
+	// may be its messages (payloads generated from their schemas), and
+	// every output on a channel it sends on must meet one of the
+	// channel's message schemas.
+	AsyncAPI *asyncapi.Document
 }
 
 // Service is the process edkit starts as the system under test. Each
@@ -99,6 +105,9 @@ type Input struct {
 	// workload's bug, reported as such.
 	Schema *jsonschema.Schema
 	Expect []Expect
+	// Message, when set, is the AsyncAPI message the payloads are drawn
+	// from (Payload is then unused).
+	Message *asyncapi.Message
 
 	node *yaml.Node // where the file declares it, for problems found later
 }
@@ -118,6 +127,9 @@ type Output struct {
 	// Order says outputs for one key must come in the order their inputs
 	// were published.
 	Order bool
+	// Contract are the AsyncAPI messages an output here must meet one of
+	// (every output, not only the first per input).
+	Contract []asyncapi.Message
 }
 
 // DefaultGroup is the tap's consumer group when an output names none.

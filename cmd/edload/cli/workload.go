@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/spf13/pflag"
@@ -14,6 +15,7 @@ import (
 // black-box, its broker and load the defaults of the flags.
 type workloadFlags struct {
 	file     string
+	asyncapi string
 	provider string
 	w        *blackbox.Workload
 }
@@ -21,6 +23,8 @@ type workloadFlags struct {
 func (wf *workloadFlags) add(fl *pflag.FlagSet) {
 	fl.StringVarP(&wf.file, "file", "f", "", "a workload file: drive a service in any language through its topics and judge its outputs\n"+
 		"(black-box mode; its broker, load and SLO are the defaults of the flags, which override them)")
+	fl.StringVar(&wf.asyncapi, "asyncapi", "", "the service's AsyncAPI 2.x or 3.0 document, for a -f workload: inputs drawn from the messages it\n"+
+		"receives (where the workload lists none), every output held to the messages it sends")
 	fl.StringVar(&wf.provider, "provider", "", "how the broker comes to life: embedded (kafka's default), process (the others' default:\n"+
 		"a local server on free ports), container or external (with a workload's addrs or url)")
 }
@@ -29,9 +33,16 @@ func (wf *workloadFlags) add(fl *pflag.FlagSet) {
 // settings the defaults of every flag not given.
 func (wf *workloadFlags) apply(f *runFlags, fl *pflag.FlagSet) error {
 	if wf.file == "" {
+		if wf.asyncapi != "" {
+			return errors.New("--asyncapi goes with a workload file (-f) that says how to load and correlate")
+		}
 		return nil
 	}
-	w, err := blackbox.ParseFile(wf.file)
+	var opts []blackbox.ParseOption
+	if wf.asyncapi != "" {
+		opts = append(opts, blackbox.WithAsyncAPI(wf.asyncapi))
+	}
+	w, err := blackbox.ParseFile(wf.file, opts...)
 	if err != nil {
 		return err
 	}

@@ -193,3 +193,52 @@ func TestEdloadRunFile(t *testing.T) {
 		}
 	}
 }
+
+// TestAsyncAPIDrivenRun: the service driven from its AsyncAPI contract —
+// inputs generated from the messages it receives, every output held to the
+// messages it sends — passes as the service is; held to a contract that
+// forbids one of its answers ("opened" struck out), every open's answer
+// breaks it.
+func TestAsyncAPIDrivenRun(t *testing.T) {
+	doc, err := os.ReadFile("bank-service.asyncapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := filepath.Join(t.TempDir(), "strict.asyncapi.yaml")
+	if err := os.WriteFile(strict, bytes.Replace(doc, []byte("enum: [opened, "), []byte("enum: ["), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		opts  []blackbox.ParseOption
+		fails bool
+	}{{"contract", nil, false}, {"stricter contract", []blackbox.ParseOption{blackbox.WithAsyncAPI(strict)}, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := blackbox.ParseFile("accounts-asyncapi.yaml", c.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Broker = harness.Broker{Kind: harness.BrokerKafka, Provider: env.External, Endpoint: brokers.endpoint(t, harness.BrokerKafka)}
+			o, err := w.Options()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Load.Duration, o.Out = time.Second, t.TempDir()
+			rep, err := harness.Run(t.Context(), blackbox.New(w), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := verdict(t, rep, blackbox.InvOutputsMatch)
+			if r.Checked < 90 {
+				t.Errorf("%d outputs checked against the contract", r.Checked)
+			}
+			if !c.fails {
+				judge(t, rep, "")
+				return
+			}
+			if r.Valid || len(r.Anomalies) == 0 || !strings.Contains(r.Anomalies[0].Summary, "breaks the AsyncAPI contract") {
+				t.Fatalf("the stricter contract was not enforced: %+v", r)
+			}
+		})
+	}
+}
