@@ -166,5 +166,6 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 		newNewCmd(stdout, systems))
 	root.AddCommand(newSchemaCmd(stdout, stderr))
 	root.AddCommand(newChaosCmd(stdout, stderr, systems))
+	root.AddCommand(newCompareCmd(stdout))
 	return root, nil
 }
