@@ -167,5 +167,6 @@ func newRoot(stdout, stderr io.Writer, systems []harness.System) (*cobra.Command
 	root.AddCommand(newSchemaCmd(stdout, stderr))
 	root.AddCommand(newChaosCmd(stdout, stderr, systems))
 	root.AddCommand(newCompareCmd(stdout))
+	root.AddCommand(newBenchCmd(stdout, stderr))
 	return root, nil
 }
