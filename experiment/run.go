@@ -49,9 +49,9 @@ func (x *Experiment) Options(base harness.Options) (harness.Options, error) {
 }
 
 // sampleEvery is a second, or finer for short experiments: recovery is
-// read from the series, to its interval.
+// read from the series, to its interval (a quarter second at least: shorter windows hold too few operations to judge a rate by).
 func sampleEvery(load time.Duration) time.Duration {
-	return min(time.Second, max(100*time.Millisecond, load/40))
+	return min(time.Second, max(250*time.Millisecond, load/20))
 }
 
 // nemesis builds the run's faults on its broker and their schedule.
