@@ -37,17 +37,7 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 }
 
 func mdHeader(ew *errWriter, r *Run) {
-	broken, missed := 0, 0
-	for _, inv := range r.Invariants {
-		if !inv.Valid {
-			broken++
-		}
-	}
-	for _, t := range r.Thresholds {
-		if !t.OK {
-			missed++
-		}
-	}
+	broken, missed := r.failures()
 	verdict := "✅ PASS"
 	if !r.OK() {
 		verdict = "❌ FAIL"

@@ -21,17 +21,7 @@ func WriteSummary(w io.Writer, r *Run) error {
 	}
 	r = redacted(r)
 	ew := &errWriter{w: w}
-	broken, missed := 0, 0
-	for _, inv := range r.Invariants {
-		if !inv.Valid {
-			broken++
-		}
-	}
-	for _, t := range r.Thresholds {
-		if !t.OK {
-			missed++
-		}
-	}
+	broken, missed := r.failures()
 	verdict := "PASS"
 	if !r.OK() {
 		verdict = "FAIL"
@@ -176,4 +166,19 @@ func fmtDur(d time.Duration) string {
 	default:
 		return d.Round(time.Second).String()
 	}
+}
+
+// failures counts the broken invariants and missed thresholds.
+func (r *Run) failures() (broken, missed int) {
+	for _, inv := range r.Invariants {
+		if !inv.Valid {
+			broken++
+		}
+	}
+	for _, t := range r.Thresholds {
+		if !t.OK {
+			missed++
+		}
+	}
+	return broken, missed
 }
