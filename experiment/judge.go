@@ -109,9 +109,13 @@ func judge(x *Experiment, rep *reports.Run, load time.Duration) *Journal {
 		}
 	}
 	baseline := baseInFlight(before, x.Hypothesis)
+	end := load // the last sample of the load may end a little after it
+	if len(ws) > 0 {
+		end = max(end, ws[len(ws)-1].At)
+	}
 	after := time.Duration(0)
 	for i, f := range rep.Faults {
-		next := load
+		next := end
 		if i+1 < len(rep.Faults) {
 			next = rep.Faults[i+1].Start
 		}

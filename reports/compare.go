@@ -202,7 +202,7 @@ func spread(series []Sample, m string) float64 {
 			xs = append(xs, float64(s.E2EP50)/float64(time.Millisecond))
 		}
 	}
-	if len(xs) < 3 {
+	if len(xs) < 5 { // too few samples to tell a spread from the load's edges
 		return math.NaN()
 	}
 	sort.Float64s(xs)
