@@ -131,7 +131,9 @@ func judge(x *Experiment, rep *reports.Run, load time.Duration) *Journal {
 			j.fail("%s: the steady state came back %s after the heal, want within %s", f.Fault, o.RecoveredAfter, x.Recovery)
 		}
 	}
-	j.After = x.Hypothesis.probes(between(ws, 0, load+time.Hour, after))
+	if rest := between(ws, 0, load+time.Hour, after); len(rest) > 0 {
+		j.After = x.Hypothesis.probes(rest)
+	}
 	for _, p := range j.After {
 		if !p.OK {
 			j.fail("the steady state did not hold after the last recovery: %s %s, want %s", p.Probe, p.Worst, p.Limit)
@@ -184,7 +186,10 @@ func (x *Experiment) outcome(f reports.FaultSpan, ws []window, next time.Duratio
 	recoveredAt := next
 	for i := range ws {
 		w := ws[i]
-		if w.start() < f.End || w.At > next {
+		// A window ending after the heal counts: under load the samples
+		// come late and long, and one wholly after a short heal may not fit
+		// before the next fault.
+		if w.At <= f.End || w.start() >= next {
 			continue
 		}
 		if w.InFlight > o.LagPeak && !o.Recovered {
